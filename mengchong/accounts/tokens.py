@@ -1,0 +1,115 @@
+"""JWTs: HS256 only, with ``iss``, ``aud``, ``exp``, ``iat``, ``sub`` (user id), ``ver`` (the
+user's token version, bumped by logout and bans) and ``kid`` naming the signing key, so keys
+rotate by adding the new one and keeping the old one accepted until its tokens expire.
+
+Decoding with PyJWT costs tens of microseconds, so a verified token is remembered in a
+bounded LRU until its ``exp``; the caller still compares ``ver`` with the user's current
+version on every request, so revocation is never cached away.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """The token is missing, malformed, forged, expired, or signed by a key we don't accept."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    version: int
+    issued_at: int
+    expires_at: int
+    kid: str
+
+
+class TokenService:
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        current_kid: str,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        cache_size: int = 10_000,
+    ) -> None:
+        if current_kid not in keys:
+            raise ValueError(f"signing key {current_kid!r} is not among the accepted keys")
+        self._keys = dict(keys)
+        self._kid = current_kid
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl_seconds = ttl_seconds
+        self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
+        self._cache_size = cache_size
+
+    def issue(self, user_id: int, version: int, *, now: float | None = None) -> tuple[str, int]:
+        """A signed token for the user and the seconds it lives."""
+        issued = int(now if now is not None else time.time())
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(user_id),
+            "iat": issued,
+            "exp": issued + self.ttl_seconds,
+            "ver": version,
+        }
+        token = jwt.encode(claims, self._keys[self._kid], algorithm=ALGORITHM, headers={"kid": self._kid})
+        return token, self.ttl_seconds
+
+    def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
+        """The token's claims; :class:`TokenError` for anything but a valid, unexpired token of ours."""
+        moment = now if now is not None else time.time()
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at <= moment:
+                del self._cache[token]
+                raise TokenError("token expired")
+            self._cache.move_to_end(token)
+            return cached
+        claims = self._decode(token, moment)
+        self._cache[token] = claims
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return claims
+
+    def _decode(self, token: str, moment: float) -> TokenClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("malformed token") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str) or kid not in self._keys:
+            raise TokenError("token signed with an algorithm or key we don't accept")
+        try:
+            payload = jwt.decode(
+                token,
+                self._keys[kid],
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token expired") from None
+        except jwt.PyJWTError:
+            raise TokenError("invalid token") from None
+        try:
+            user_id, version = int(payload["sub"]), int(payload.get("ver", 0))
+            issued_at, expires_at = int(payload["iat"]), int(payload["exp"])
+        except (TypeError, ValueError):
+            raise TokenError("invalid token claims") from None
+        if expires_at <= moment:
+            raise TokenError("token expired")
+        return TokenClaims(user_id, version, issued_at, expires_at, kid)

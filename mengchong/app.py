@@ -1,0 +1,168 @@
+"""``create_app(settings)``: the plugin manager, the storage ports, the middlewares and every
+plugin's routes, startup code and background tasks, assembled into one aiohttp application.
+
+Start-up order: storage opens, then each plugin's ``mengchong_cleanup_ctx`` in registration
+order, then the background tasks. Shutdown runs the same steps backwards, so no task or
+plugin ever sees a closed connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from importlib.metadata import version
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apigami import validation_middleware
+
+from mengchong.config import Settings, validate_plugin_sections
+from mengchong.events import EventBus
+from mengchong.http.envelope import error_middleware
+from mengchong.http.metrics import Metrics
+from mengchong.http.middlewares import add_request_id, build_request_middleware
+from mengchong.http.openapi import setup_openapi
+from mengchong.http.validation import content_type_middleware
+from mengchong.keys import (
+    cache_key,
+    database_key,
+    documents_key,
+    events_key,
+    files_key,
+    metrics_key,
+    plugin_manager_key,
+    plugin_settings_key,
+    plugins_key,
+    queue_key,
+    settings_key,
+    tasks_key,
+)
+from mengchong.plugins import PluginInfo, build_plugin_manager, calls_by_plugin
+from mengchong.storage.cache import open_cache
+from mengchong.storage.database import Database, ModelSet
+from mengchong.storage.documents import open_documents
+from mengchong.storage.files import open_files
+from mengchong.storage.queue import open_queue
+from mengchong.tasks import TaskSupervisor
+
+KERNEL_MODELS = ModelSet("core", ["mengchong.storage.models"], "mengchong.migrations")
+
+
+def model_sets(pm: Any) -> list[ModelSet]:
+    """The kernel's tortoise app followed by every enabled plugin's."""
+    sets = [KERNEL_MODELS]
+    for plugin, model_set in calls_by_plugin(pm, "mengchong_models"):
+        sets.append(ModelSet(model_set.label, model_set.models, model_set.migrations, owner=plugin))
+    return sets
+
+
+def build_database(settings: Settings, sets: list[ModelSet]) -> Database:
+    return Database(
+        settings.database.url,
+        sets,
+        pool_min=settings.database.pool_min,
+        pool_max=settings.database.pool_max,
+        timezone=settings.app.timezone,
+    )
+
+
+async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open every storage port once; close them in reverse order at shutdown."""
+    database = app[database_key]
+    opened: list[Any] = []
+    try:
+        await database.open()
+        opened.append(database)
+        for port in (app[cache_key], app[files_key], app[queue_key], app[documents_key]):
+            with database.activate():
+                await port.open()
+            opened.append(port)
+        yield
+    finally:
+        for port in reversed(opened):
+            with database.activate():
+                await port.close()
+
+
+def plugin_ctx(database: Database, plugin: str, generator: AsyncIterator[None]) -> Any:
+    """Wrap one plugin's cleanup generator so it runs with the database context active."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        with database.activate():
+            await generator.__anext__()
+        yield
+        with database.activate():
+            try:
+                await generator.__anext__()
+            except StopAsyncIteration:
+                return
+        raise RuntimeError(f"plugin {plugin}: mengchong_cleanup_ctx must yield exactly once")
+
+    return ctx
+
+
+async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    supervisor = app[tasks_key]
+    for _plugin, tasks in calls_by_plugin(app[plugin_manager_key], "mengchong_tasks", app=app):
+        for task in tasks:
+            supervisor.start(task)
+    yield
+    await supervisor.stop()
+
+
+def mount_routes(app: web.Application, pm: Any, infos: list[PluginInfo]) -> None:
+    by_name = {info.name: info for info in infos}
+    for plugin, route_defs in calls_by_plugin(pm, "mengchong_routes", app=app):
+        before = len(app.router.routes())
+        app.router.add_routes(route_defs)
+        for route in list(app.router.routes())[before:]:
+            if route.method != "HEAD":
+                by_name[plugin].routes.append(f"{route.method} {route.resource.canonical}")
+
+
+def create_app(
+    settings: Settings,
+    plugins: Iterable[tuple[str, object]] = (),
+    *,
+    enable_all_plugins: bool = False,
+) -> web.Application:
+    """Build the application; nothing is connected until it starts.
+
+    ``plugins`` are extra (name, plugin) pairs registered as enabled, beside the entry points.
+    """
+    pm, infos = build_plugin_manager(settings, plugins, enable_all=enable_all_plugins)
+    schemas = dict(schema for schema in pm.hook.mengchong_settings() if schema is not None)
+    plugin_settings = validate_plugin_sections(settings, schemas)
+
+    metrics = Metrics()
+    database = build_database(settings, model_sets(pm))
+    app = web.Application(
+        middlewares=[
+            build_request_middleware(database, metrics, log_access=settings.server.access_log),
+            error_middleware,
+            content_type_middleware,
+            validation_middleware,
+        ],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[settings_key] = settings
+    app[plugin_manager_key] = pm
+    app[plugins_key] = infos
+    app[plugin_settings_key] = plugin_settings
+    app[metrics_key] = metrics
+    app[database_key] = database
+    app[cache_key] = open_cache(settings.cache)
+    app[documents_key] = open_documents(settings.documents, database)
+    app[queue_key] = open_queue(settings.queue)
+    app[files_key] = open_files(settings.files)
+    app[events_key] = EventBus(app, pm, database, app[queue_key], metrics, settings.events)
+    app[tasks_key] = TaskSupervisor(app, database, metrics)
+    app.on_response_prepare.append(add_request_id)
+
+    app.cleanup_ctx.append(storage_ctx)
+    for plugin, generator in calls_by_plugin(pm, "mengchong_cleanup_ctx", app=app):
+        app.cleanup_ctx.append(plugin_ctx(database, plugin, generator))
+    app.cleanup_ctx.append(tasks_ctx)
+
+    mount_routes(app, pm, infos)
+    setup_openapi(app, version("mengchong"))
+    return app

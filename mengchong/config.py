@@ -1,0 +1,323 @@
+"""Typed settings: config.toml, overridden by MENGCHONG__SECTION__KEY environment variables.
+
+The file is chosen by ``--config PATH``, else ``MENGCHONG_CONFIG``, else ``./config.toml``;
+with none of them the built-in defaults below apply (they equal the shipped config.toml,
+which a test keeps true). Plugins add their own sections through ``mengchong_settings``;
+those are validated in :func:`validate_plugin_sections` once the plugins are known.
+Every failure is a :class:`ConfigError` whose message names the key, so the CLI can print
+one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "MENGCHONG__"
+CONFIG_ENV = "MENGCHONG_CONFIG"
+DEFAULT_CONFIG_FILE = "config.toml"
+INSECURE_SECRETS = frozenset({"", "change-me", "dev-secret-change-me"})
+
+
+class ConfigError(Exception):
+    """A setting is missing, mistyped or unsafe; the message names the key."""
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors, values are never coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class AppSettings(Section):
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="production refuses unsafe settings (mock WeChat, default secret)"
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="local days (check-ins, daily caps) are days in this zone"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="JSON log lines on stderr"
+    )
+    public_url: str = Field("http://127.0.0.1:8080", description="base of the URLs the API hands out")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 in the container)")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
+    shutdown_timeout: float = Field(10.0, gt=0, description="seconds in-flight requests get on SIGTERM")
+    access_log: bool = Field(True, description="one JSON line per request")
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "sqlite://data/mengchong.sqlite3", description="sqlite://PATH or postgres://user:pass@host:5432/db"
+    )
+    pool_min: int = Field(1, ge=1, description="PostgreSQL pool: connections kept open")
+    pool_max: int = Field(10, ge=1, description="PostgreSQL pool: most connections")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+
+class DocumentsSettings(Section):
+    url: str = Field("", description="empty: the SQL table adapter; or mongodb://host:27017")
+    database: str = Field("mengchong", description="MongoDB database name")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must be empty (the SQL adapter) or start with mongodb://")
+        return value
+
+
+class CacheSettings(Section):
+    url: str = Field("", description="empty: in-process; or redis://host:6379/0")
+    prefix: str = Field("mengchong:", description="prefix of every key")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be empty (in-process) or start with redis://")
+        return value
+
+
+class QueueSettings(Section):
+    url: str = Field("", description="empty: in-process; or amqp://user:pass@host:5672/")
+    prefix: str = Field("mengchong.", description="prefix of every queue name")
+    max_attempts: int = Field(5, ge=1, description="deliveries before a message is dead-lettered")
+    retry_base_seconds: float = Field(1.0, gt=0, description="retry backoff: base × 2^(attempt−1)")
+    retry_max_seconds: float = Field(300.0, gt=0, description="longest retry backoff")
+    prefetch: int = Field(16, ge=1, description="unacknowledged messages per consumer")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must be empty (in-process) or start with amqp://")
+        return value
+
+
+class FilesSettings(Section):
+    root: str = Field("data/files", description="directory of uploaded files")
+
+
+class WechatSettings(Section):
+    mode: Literal["mock", "live"] = Field(
+        "mock", description='mock: openid = "mock-" + code (refused in production); live: the WeChat API'
+    )
+    appid: str = Field("", description="mini program AppID")
+    secret: str = Field("", description="mini program AppSecret")
+    api_base: str = Field("https://api.weixin.qq.com", description="WeChat server API base URL")
+    timeout_seconds: float = Field(5.0, gt=0, description="per WeChat API call")
+
+
+class AuthSettings(Section):
+    jwt_secret: str = Field(
+        "dev-secret-change-me", description="HS256 key; production needs 32+ characters of your own"
+    )
+    admin_openids: list[str] = Field(default_factory=list, description="openids made admins at login")
+
+
+class EventsSettings(Section):
+    relay_interval_seconds: float = Field(1.0, gt=0, description="how often the outbox relay looks")
+    relay_batch: int = Field(100, ge=1, description="outbox rows relayed per round")
+
+
+class PluginsSettings(Section):
+    enabled: list[str] = Field(
+        default_factory=list, description="domain plugins to load (see `mengchong plugins`)"
+    )
+
+
+class Settings(BaseModel):
+    """All settings. Plugin sections stay raw in ``plugin_sections`` until their schema is known."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app: AppSettings = AppSettings()
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    documents: DocumentsSettings = DocumentsSettings()
+    cache: CacheSettings = CacheSettings()
+    queue: QueueSettings = QueueSettings()
+    files: FilesSettings = FilesSettings()
+    wechat: WechatSettings = WechatSettings()
+    auth: AuthSettings = AuthSettings()
+    events: EventsSettings = EventsSettings()
+    plugins: PluginsSettings = PluginsSettings()
+    plugin_sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.app.env != "production":
+            return self
+        if self.auth.jwt_secret in INSECURE_SECRETS or len(self.auth.jwt_secret) < 32:
+            raise ValueError("auth.jwt_secret: production needs a secret of at least 32 characters")
+        if self.wechat.mode == "mock":
+            raise ValueError('wechat.mode: "mock" is refused when app.env = "production"')
+        if not (self.wechat.appid and self.wechat.secret):
+            raise ValueError("wechat.appid / wechat.secret: required in production")
+        return self
+
+
+KERNEL_SECTIONS = frozenset(
+    name for name in Settings.model_fields if name not in {"plugin_sections", "source"}
+)
+
+
+def parse_env_value(raw: str) -> Any:
+    """A TOML value when the text is one (``5``, ``true``, ``["a"]``), else the text itself."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict from MENGCHONG__SECTION__KEY variables (keys lower-cased)."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if len(path) < 2 or not all(path):
+            raise ConfigError(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: conflicts with another variable")
+            node = child
+        node[path[-1]] = parse_env_value(raw)
+    return tree
+
+
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve_config_path(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"] if part not in ("plugin_sections",))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more)" if more else ""
+    if not key and not prefix:  # a whole-settings rule: its message names its keys
+        return message + suffix
+    return f"{prefix}{key}: {message}" + suffix
+
+
+def build_settings(raw: Mapping[str, Any], source: str) -> Settings:
+    """Validate a raw settings tree; sections that are not the kernel's are kept for plugins."""
+    kernel = {key: value for key, value in raw.items() if key in KERNEL_SECTIONS}
+    plugin_sections: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        if key in KERNEL_SECTIONS:
+            continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a [section], got a {type(value).__name__}")
+        plugin_sections[key] = value
+    try:
+        return Settings(**kernel, plugin_sections=plugin_sections, source=source)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def load_settings(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the config file (if any), apply environment then explicit overrides, validate."""
+    environ = os.environ if environ is None else environ
+    config_path = resolve_config_path(path, environ)
+    raw: dict[str, Any] = read_toml(config_path) if config_path else {}
+    raw = deep_merge(raw, env_overrides(environ))
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return build_settings(raw, str(config_path) if config_path else "built-in defaults")
+
+
+def reference_table() -> str:
+    """Markdown table of every kernel key: its default, environment variable and meaning."""
+    rows = ["| key | default | environment variable | meaning |", "|---|---|---|---|"]
+    for section, section_field in Settings.model_fields.items():
+        if section not in KERNEL_SECTIONS:
+            continue
+        model = section_field.annotation
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
+        for key, info in model.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            shown = f"`{json.dumps(default, ensure_ascii=False)}`"
+            env = f"`{ENV_PREFIX}{section.upper()}__{key.upper()}`"
+            rows.append(f"| `{section}.{key}` | {shown} | {env} | {info.description or ''} |")
+    return "\n".join(rows)
+
+
+def validate_plugin_sections(
+    settings: Settings, schemas: Mapping[str, type[BaseModel]]
+) -> dict[str, BaseModel]:
+    """Check every plugin section against its plugin's schema; an unclaimed section is an error."""
+    unknown = sorted(set(settings.plugin_sections) - set(schemas))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section (no such setting or plugin)")
+    validated: dict[str, BaseModel] = {}
+    for name, schema in schemas.items():
+        try:
+            validated[name] = schema(**settings.plugin_sections.get(name, {}))
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, prefix=f"{name}.")) from None
+    return validated

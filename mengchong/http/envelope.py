@@ -1,0 +1,82 @@
+"""The response envelope ``{"code", "message", "data"}`` and the one error middleware.
+
+Every error leaves the server through :func:`error_middleware`: our :class:`ApiError`, aiohttp's
+own HTTP exceptions (unknown route, wrong method, body too large) and anything unexpected,
+which is logged with the request id and answered with a bare 50001 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from mengchong.http.errors import ApiError, ErrorCode
+
+log = logging.getLogger("mengchong.http")
+
+_STATUS_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_CONTENT_TYPE,
+    422: ErrorCode.UNPROCESSABLE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+_STATUS_MESSAGES: dict[int, str] = {
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body is too large",
+}
+
+
+def _dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+
+
+def ok(data: Any = None, message: str = "Success", status: int = 200) -> web.Response:
+    """A success envelope."""
+    return web.Response(
+        body=_dumps({"code": 0, "message": message, "data": data}),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def error_response(error: ApiError) -> web.Response:
+    response = web.Response(body=_dumps(error.body()), status=error.status, content_type="application/json")
+    response.headers.update(error.headers)
+    return response
+
+
+def from_http_exception(exc: web.HTTPException) -> ApiError:
+    """aiohttp's own HTTP errors (routing, size limits) in our terms."""
+    code = _STATUS_CODES.get(exc.status, ErrorCode.INTERNAL if exc.status >= 500 else ErrorCode.BAD_REQUEST)
+    message = _STATUS_MESSAGES.get(exc.status) or exc.reason
+    headers = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+    return ApiError(code, message, headers=headers, status=exc.status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # redirects and the like are answers, not errors
+            raise
+        return error_response(from_http_exception(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(ApiError(ErrorCode.INTERNAL, "Internal server error"))

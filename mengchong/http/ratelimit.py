@@ -1,0 +1,154 @@
+"""Rate limiting with the ``limits`` library: per client IP in a middleware, per user where the
+auth guard has established who the user is. Limits come from ``[ratelimit]`` with per-route
+overrides keyed by ``"METHOD /route/{template}"``. With Redis configured the counters live in
+Redis (through the cache port's connection pool), so every process shares them; otherwise in
+this process. A refused request is 429/42901 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mengchong.http.errors import ApiError, ErrorCode
+from mengchong.storage.cache import Cache
+
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+STRATEGIES: dict[str, type[RateLimiter]] = {
+    "fixed-window": FixedWindowRateLimiter,
+    "moving-window": MovingWindowRateLimiter,
+    "sliding-window-counter": SlidingWindowCounterRateLimiter,
+}
+
+
+def check_limit(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like '60/minute'") from None
+    return value
+
+
+class RouteLimit(BaseModel):
+    """Overrides for one route; an omitted side keeps the default, ``"none"`` lifts it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    per_ip: str | None = None
+    per_user: str | None = None
+
+    _valid = field_validator("per_ip", "per_user")(lambda cls, v: v if v == "none" else check_limit(v))
+
+
+class RateLimitSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="off: no request is ever refused for its rate")
+    strategy: Strategy = Field("sliding-window-counter", description="how requests are counted in time")
+    per_ip: str = Field("300/minute", description="default limit per client IP")
+    per_user: str = Field("120/minute", description="default limit per logged-in user")
+    trust_forwarded_for: bool = Field(
+        False, description="take the client IP from X-Forwarded-For (behind a proxy)"
+    )
+    exempt: list[str] = Field(
+        default_factory=lambda: ["/healthz", "/readyz", "/metrics"], description="paths never limited"
+    )
+    routes: dict[str, RouteLimit] = Field(
+        default_factory=dict,
+        description='per-route overrides, e.g. {"POST /v1/auth/wechat_login" = {per_ip = "20/minute"}}',
+    )
+
+    _valid = field_validator("per_ip", "per_user")(lambda cls, v: check_limit(v))
+
+
+def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
+        return forwarded.split(",", 1)[0].strip()
+    return request.remote or "unknown"
+
+
+def route_key(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource is not None else request.path}"
+
+
+class Limiter:
+    def __init__(self, settings: RateLimitSettings, cache: Cache) -> None:
+        self.settings = settings
+        self._storage = self._storage_for(cache)
+        self._limiter = STRATEGIES[settings.strategy](self._storage)
+        self._default_ip = parse(settings.per_ip)
+        self._default_user = parse(settings.per_user)
+        self._ip: dict[str, RateLimitItem | None] = {}
+        self._user: dict[str, RateLimitItem | None] = {}
+        for route, override in settings.routes.items():
+            self._ip[route] = self._item(override.per_ip, self._default_ip)
+            self._user[route] = self._item(override.per_user, self._default_user)
+
+    @staticmethod
+    def _item(value: str | None, default: RateLimitItem) -> RateLimitItem | None:
+        if value is None:
+            return default
+        return None if value == "none" else parse(value)
+
+    @staticmethod
+    def _storage_for(cache: Cache) -> Storage:
+        if cache.name == "memory":
+            return MemoryStorage()
+        return RedisStorage(
+            "async+redis://cache-port",
+            implementation="redispy",
+            key_prefix=cache.key("ratelimit"),
+            connection_pool=cache.client.connection_pool,
+        )
+
+    async def _hit(self, item: RateLimitItem | None, scope: str, identity: str, route: str) -> None:
+        if item is None:
+            return
+        if await self._limiter.hit(item, scope, identity, route):
+            return
+        stats = await self._limiter.get_window_stats(item, scope, identity, route)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"Too many requests; try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def check_ip(self, request: web.Request) -> None:
+        if not self.settings.enabled or request.path in self.settings.exempt:
+            return
+        route = route_key(request)
+        ip = client_ip(request, self.settings.trust_forwarded_for)
+        await self._hit(self._ip.get(route, self._default_ip), "ip", ip, route)
+
+    async def check_user(self, request: web.Request, user_id: int) -> None:
+        if not self.settings.enabled:
+            return
+        route = route_key(request)
+        await self._hit(self._user.get(route, self._default_user), "user", str(user_id), route)
+
+
+def build_ratelimit_middleware(
+    limiter: Callable[[], Limiter],
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        await limiter().check_ip(request)
+        return await handler(request)
+
+    return ratelimit_middleware

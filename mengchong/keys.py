@@ -1,0 +1,36 @@
+"""Every typed ``web.AppKey`` and request key of the kernel, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from mengchong.config import Settings
+    from mengchong.events import EventBus
+    from mengchong.http.metrics import Metrics
+    from mengchong.plugins import PluginInfo
+    from mengchong.storage.cache import Cache
+    from mengchong.storage.database import Database
+    from mengchong.storage.documents import DocumentStore
+    from mengchong.storage.files import FileStore
+    from mengchong.storage.queue import Queue
+    from mengchong.tasks import TaskSupervisor
+
+settings_key: web.AppKey[Settings] = web.AppKey("settings")
+plugin_manager_key: web.AppKey[pluggy.PluginManager] = web.AppKey("plugin_manager")
+plugins_key: web.AppKey[list[PluginInfo]] = web.AppKey("plugins")
+plugin_settings_key: web.AppKey[dict[str, object]] = web.AppKey("plugin_settings")
+database_key: web.AppKey[Database] = web.AppKey("database")
+cache_key: web.AppKey[Cache] = web.AppKey("cache")
+documents_key: web.AppKey[DocumentStore] = web.AppKey("documents")
+queue_key: web.AppKey[Queue] = web.AppKey("queue")
+files_key: web.AppKey[FileStore] = web.AppKey("files")
+events_key: web.AppKey[EventBus] = web.AppKey("events")
+tasks_key: web.AppKey[TaskSupervisor] = web.AppKey("tasks")
+metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
+
+REQUEST_ID = "mengchong.request_id"

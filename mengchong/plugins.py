@@ -1,0 +1,105 @@
+"""Plugin discovery and the plugin manager.
+
+Built-in behaviour is itself a list of default plugins registered like any other (health
+checks, the OpenAPI document, the event relay); domain plugins come from the entry point
+group ``mengchong.plugins`` and are registered only when ``[plugins] enabled`` names them.
+The manager is built per app by :func:`build_plugin_manager`, never a module global.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from pluggy import HookImpl
+
+from mengchong import hookspecs
+from mengchong.config import ConfigError, Settings
+
+ENTRY_POINT_GROUP = "mengchong.plugins"
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "mengchong.http.health",
+    "mengchong.events",
+)
+
+
+@dataclass
+class PluginInfo:
+    """What ``mengchong plugins`` and /readyz tell about one plugin."""
+
+    name: str
+    module: str
+    enabled: bool
+    builtin: bool
+    routes: list[str] = field(default_factory=list)
+
+
+def discover_entry_points() -> dict[str, EntryPoint]:
+    """Every installed plugin, by entry point name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def build_plugin_manager(
+    settings: Settings,
+    extra_plugins: Iterable[tuple[str, object]] = (),
+    *,
+    enable_all: bool = False,
+) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """A fresh manager with the default plugins, the enabled entry-point plugins and any extras.
+
+    ``extra_plugins`` are (name, plugin object) pairs registered as enabled; tests and embedders
+    use it. ``enable_all`` registers every discovered plugin (for ``mengchong plugins``).
+    """
+    pm = pluggy.PluginManager("mengchong")
+    pm.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        infos.append(PluginInfo(module_name, module_name, enabled=True, builtin=True))
+
+    discovered = discover_entry_points()
+    extras = list(extra_plugins)
+    known = set(discovered) | {name for name, _ in extras}
+    unknown = [name for name in settings.plugins.enabled if name not in known]
+    if unknown:
+        available = ", ".join(sorted(known)) or "none installed"
+        raise ConfigError(f"plugins.enabled: unknown plugin {unknown[0]!r} (available: {available})")
+
+    for name, entry_point in sorted(discovered.items()):
+        enabled = name in settings.plugins.enabled
+        if enabled or enable_all:
+            pm.register(entry_point.load(), name=name)
+        infos.append(PluginInfo(name, entry_point.value, enabled=enabled, builtin=False))
+    for name, plugin in extras:
+        pm.register(plugin, name=name)
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        infos.append(PluginInfo(name, module, enabled=True, builtin=False))
+    return pm, infos
+
+
+def implementations(pm: pluggy.PluginManager, hook_name: str) -> list[HookImpl]:
+    """One hook's implementations in registration order (pluggy lists last-registered first)."""
+    return list(reversed(getattr(pm.hook, hook_name).get_hookimpls()))
+
+
+def call_implementation(impl: HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the keyword arguments it asks for, as pluggy would."""
+    return impl.function(*[kwargs[name] for name in impl.argnames])
+
+
+def calls_by_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call one hook plugin by plugin, keeping whose result is whose; None results are dropped."""
+    results = [
+        (impl.plugin_name, call_implementation(impl, **kwargs)) for impl in implementations(pm, hook_name)
+    ]
+    return [(name, result) for name, result in results if result is not None]
+
+
+async def gather_hook(results: Iterable[Any]) -> list[Any]:
+    """Await the hook results that are awaitable, in order; plain values pass through."""
+    return [await result if inspect.isawaitable(result) else result for result in results]

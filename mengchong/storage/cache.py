@@ -1,0 +1,151 @@
+"""The cache port: Redis through redis-py's asyncio client, or an in-process Redis (fakeredis).
+
+Both adapters are the same object, :class:`Cache`, around a client with the redis-py API, so
+rate limiting, leaderboards and locks use ``cache.client`` directly (sorted sets, Lua scripts,
+``INCR``) and behave alike on both. Redis is a cache, never the truth: what is kept here can be
+rebuilt from the databases. Every key starts with the configured prefix; build keys with
+:meth:`Cache.key`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import fakeredis
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
+
+from mengchong.config import CacheSettings
+
+# Client options, chosen after reading redis/asyncio/connection.py (redis-py 8.1):
+#
+# socket_timeout=None: redis-py defaults to 5 s, and then wraps every command's write in
+#   asyncio.wait_for (a new Task per command) and every read in asyncio.timeout. Measured here
+#   (32 concurrent GETs of 2 KB against local Redis): 32.5k/s without, 23.5k/s with the default.
+#   So no per-command timer. A hung Redis does not hang the server: stuck commands hold their
+#   connections, the pool fills, and later commands fail at once with MaxConnectionsError; dead
+#   peers are found by TCP keepalive (redis-py's default on: idle 30 s, 5 s × 3 probes). Code that
+#   needs a bound wraps the call in asyncio.timeout: a cancelled command disconnects its
+#   connection (read_response's BaseException branch), so no late reply is misread. An operator
+#   can still set one in the URL: ``redis://host:6379/0?socket_timeout=2`` (the query string wins).
+# socket_connect_timeout=2: connecting is where an unreachable host shows; fail fast there.
+# max_connections=512: the pool does not wait for a free connection, it raises
+#   MaxConnectionsError once ``max_connections`` commands are in flight at once, and its default is
+#   100 (fakeredis uses the same pool). 512 leaves room for request bursts on one process and stays
+#   far below Redis' maxclients (10000) and the usual file-descriptor limits. BlockingConnectionPool
+#   would wait instead, but costs ~30 % throughput (a Condition and a timer per checkout).
+# retry: none. A retried INCR / ZINCRBY whose reply was lost would apply twice; a pooled
+#   connection the server closed (restart, idle timeout, CLIENT KILL) is replaced when checked out
+#   (ConnectionPool.ensure_connection) ...
+# maint_notifications_config disabled: ... but redis-py 8.1 skips that check when maintenance
+#   notifications are on, and with RESP3 (its default) they are on ("auto"), so the next command on
+#   such a connection fails with "Connection closed by server" (redis-py issue #4252, fixed after
+#   8.1.0 by PR #4260). They serve Redis Enterprise / Cloud planned failovers, not a single server.
+#   tests/storage/test_cache_contract.py kills a connection to keep this true.
+SOCKET_TIMEOUT: float | None = None
+SOCKET_CONNECT_TIMEOUT = 2.0
+MAX_CONNECTIONS = 512
+
+# The in-process server speaks Redis 7.0 (the version on the development and CI machines), so a
+# command newer than what production is likely to run fails here first.
+FAKE_REDIS_VERSION = (7, 0)
+
+
+class Cache:
+    """One object for both adapters: redis-py's asyncio client (real Redis) or fakeredis's
+    FakeAsyncRedis (in-process), same API. Values are bytes (``decode_responses=False``)."""
+
+    def __init__(self, client: aioredis.Redis, *, name: str, prefix: str) -> None:
+        self.client = client
+        self.name = name  # "redis" or "memory", shown by /readyz
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"Cache(name={self.name!r}, prefix={self.prefix!r})"
+
+    def key(self, *parts: str) -> str:
+        """The full key for ``parts``: ``key("pets", "42")`` -> ``"mengchong:pets:42"``."""
+        return self.prefix + ":".join(parts)
+
+    async def open(self) -> None:
+        """Nothing to do: connections open on first use, so the server starts while Redis is
+        down and /readyz says so."""
+
+    async def get_json(self, key: str) -> Any | None:
+        """The decoded value at a full key (from :meth:`key`), or None when there is none.
+
+        A stored JSON ``null`` also reads as None.
+        """
+        raw = await self.client.get(key)
+        return None if raw is None else orjson.loads(raw)
+
+    async def set_json(self, key: str, value: Any, ttl_seconds: float | None = None) -> None:
+        """Store ``value`` as JSON at a full key, expiring after ``ttl_seconds`` (ms precision)."""
+        data = orjson.dumps(value)
+        if ttl_seconds is None:
+            await self.client.set(key, data)
+            return
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
+        await self.client.set(key, data, px=max(1, math.ceil(ttl_seconds * 1000)))
+
+    async def delete(self, *keys: str) -> int:
+        """Delete full keys; returns how many existed."""
+        if not keys:
+            return 0
+        return int(await self.client.delete(*keys))
+
+    async def ping(self) -> None:
+        """Raise unless the server answers."""
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def lock(
+        self, name: str, timeout: float, blocking_timeout: float | None = None, *, sleep: float = 0.05
+    ) -> Lock:
+        """redis-py's Lock on ``key("lock", name)``; use ``async with cache.lock(...)``.
+
+        ``timeout`` (seconds) bounds how long the lock is held if its holder dies, so it is
+        required. Acquiring waits up to ``blocking_timeout`` seconds (None: for ever), polling
+        every ``sleep`` seconds, and raises ``redis.exceptions.LockError`` when it gives up.
+        Take a new Lock object per critical section: its token is per object.
+        """
+        return self.client.lock(
+            self.key("lock", name), timeout=timeout, sleep=sleep, blocking_timeout=blocking_timeout
+        )
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """redis-py's asyncio client for ``url``, configured as explained at the top of this module."""
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=False,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
+        max_connections=MAX_CONNECTIONS,
+        retry=Retry(NoBackoff(), 0),
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+    )
+
+
+def memory_client() -> aioredis.Redis:
+    """An in-process Redis with a server of its own: two caches never share data."""
+    server = fakeredis.FakeServer(version=FAKE_REDIS_VERSION)
+    # Lua (EVAL, register_script, Lock) runs in lupa, installed by fakeredis[lua].
+    return fakeredis.FakeAsyncRedis(
+        server=server, decode_responses=False, socket_timeout=SOCKET_TIMEOUT, max_connections=MAX_CONNECTIONS
+    )
+
+
+def open_cache(settings: CacheSettings) -> Cache:
+    """The cache for ``settings``: Redis when ``url`` is set, else in-process."""
+    if settings.url:
+        return Cache(redis_client(settings.url), name="redis", prefix=settings.prefix)
+    return Cache(memory_client(), name="memory", prefix=settings.prefix)

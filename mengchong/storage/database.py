@@ -1,0 +1,141 @@
+"""The relational port: tortoise-orm on SQLite (embedded default) or PostgreSQL (services profile).
+
+One :class:`Database` owns one ``TortoiseContext``. Tortoise finds its connections through a
+context variable, so the kernel activates the context around every request (a middleware) and
+every background task; two apps in one process therefore never share connections.
+Schema changes go through tortoise's own migrations (``python -m mengchong migrate``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.context import TortoiseContext, _current_context
+from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.transactions import in_transaction
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """A tortoise app: its label, the modules holding its models and its migrations package."""
+
+    label: str
+    models: Sequence[str]
+    migrations: str | None = None
+    owner: str = field(default="kernel", compare=False)
+
+
+def dialect_of(url: str) -> Dialect:
+    return "sqlite" if url.startswith("sqlite://") else "postgres"
+
+
+def connection_url(url: str, pool_min: int, pool_max: int) -> str:
+    """Add pool sizes to a PostgreSQL URL (kept when the URL already sets them)."""
+    if dialect_of(url) == "sqlite":
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("minsize", str(pool_min))
+    query.setdefault("maxsize", str(pool_max))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """Tortoise-ORM bound to one database URL and the model sets of the enabled modules."""
+
+    def __init__(
+        self,
+        url: str,
+        model_sets: Sequence[ModelSet],
+        *,
+        pool_min: int = 1,
+        pool_max: int = 10,
+        timezone: str = "UTC",
+    ) -> None:
+        self.url = url
+        self.dialect: Dialect = dialect_of(url)
+        # Named after the dialect, not "default": tortoise caches each model's INSERT statement
+        # per connection name, and a SQLite statement sent to PostgreSQL fails (tests run both).
+        self.connection_name: str = self.dialect
+        self.model_sets = list(model_sets)
+        self._pool_min = pool_min
+        self._pool_max = pool_max
+        self._timezone = timezone
+        self._context = TortoiseContext()
+
+    def tortoise_config(self) -> dict[str, Any]:
+        apps: dict[str, Any] = {}
+        for model_set in self.model_sets:
+            app: dict[str, Any] = {
+                "models": list(model_set.models),
+                "default_connection": self.connection_name,
+            }
+            if model_set.migrations:
+                app["migrations"] = model_set.migrations
+            apps[model_set.label] = app
+        return {
+            "connections": {self.connection_name: connection_url(self.url, self._pool_min, self._pool_max)},
+            "apps": apps,
+            "use_tz": True,
+            "timezone": "UTC",
+        }
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[TortoiseContext]:
+        """Make this database the one tortoise models use in the current task."""
+        token = _current_context.set(self._context)
+        try:
+            yield self._context
+        finally:
+            _current_context.reset(token)
+
+    async def open(self) -> None:
+        if self.dialect == "sqlite":
+            ensure_sqlite_directory(self.url)
+        with self.activate():
+            await self._context.init(config=self.tortoise_config())
+
+    async def close(self) -> None:
+        with self.activate():
+            await self._context.close_connections()
+
+    @property
+    def connection(self) -> BaseDBAsyncClient:
+        return self._context.connections.get(self.connection_name)
+
+    def transaction(self) -> Any:
+        """``async with db.transaction() as conn:`` — one transaction on this database."""
+        return in_transaction(self.connection_name)
+
+    async def ping(self) -> None:
+        with self.activate():
+            await self.connection.execute_query("SELECT 1")
+
+    async def migrate(self) -> None:
+        """Apply every pending migration of every model set; a no-op when up to date.
+
+        Runs in a context of its own, so an open database keeps its connections.
+        """
+        if self.dialect == "sqlite":
+            ensure_sqlite_directory(self.url)
+        context = TortoiseContext()
+        token = _current_context.set(context)
+        try:
+            await tortoise_migrate(config=self.tortoise_config())
+        finally:
+            await context.close_connections()
+            _current_context.reset(token)

@@ -1,0 +1,329 @@
+"""The SQL adapter of the documents port: rows of the ``documents`` table (embedded default).
+
+One row per document: ``collection``, ``doc_id`` (unique together), the body in ``data`` (JSON
+text on SQLite, JSONB on PostgreSQL) and ``version``. Every operation is one parameterised
+statement on the tortoise connection of the :class:`Database`, looked up per call, so inside
+``async with database.transaction()`` the documents change in that transaction.
+
+Values always travel as parameters. Collection and field names are written into the SQL text
+instead, after :mod:`mengchong.storage.documents` checked them against a narrow alphabet:
+``ensure_index`` creates partial expression indexes (``... WHERE collection = 'pets'``), and
+both databases use such an index only when the query repeats its expressions and its predicate
+as literals, never as bound parameters.
+
+PostgreSQL orders jsonb strings by the database's collation: with C or C.UTF-8 (the development
+and CI machines) that is code-point order, as on SQLite and MongoDB; create production
+databases the same way, or string sorts may differ between profiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from mengchong.storage.database import Database
+from mengchong.storage.documents import (
+    EMPTY,
+    Document,
+    DuplicateDocument,
+    Scalar,
+    check_collection_name,
+    check_doc_id,
+    check_document,
+    check_filter,
+    check_index_fields,
+    check_page,
+    check_sort,
+    check_update,
+    check_version,
+    new_doc_id,
+    raise_if_not_numeric,
+)
+
+COLUMNS = {"id": "doc_id", "version": "version"}  # reserved fields live in columns, not in data
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Statement:
+    """SQL text and its parameters, built together so that the placeholders line up.
+
+    SQLite's ``?`` placeholders are positional: build the text in reading order."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.params: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}" if self.postgres else "?"
+
+
+class SqliteDialect:
+    """SQLite's JSON expressions (:class:`PostgresDialect` has the same methods).
+
+    ``field`` is the expression that indexes, filters and sorts share; it is SQL NULL for a JSON
+    null and for a missing field alike."""
+
+    postgres = False
+
+    def field(self, name: str) -> str:
+        return COLUMNS.get(name) or f"json_extract(data, '$.{name}')"
+
+    def equals(self, p: Statement, name: str, value: Scalar) -> str:
+        expression = self.field(name)
+        if name in COLUMNS:
+            return f"{expression} = {p(value)}"
+        if value is None:
+            return f"{expression} IS NULL"
+        # json_extract turns true into 1 and returns objects and arrays as text: check the type.
+        if isinstance(value, bool):
+            kind = "= 'true'" if value else "= 'false'"
+        elif isinstance(value, str):
+            kind = "= 'text'"
+        else:
+            kind = "IN ('integer', 'real')"
+        return f"{expression} = {p(value)} AND json_type(data, '$.{name}') {kind}"
+
+    def order(self, name: str, direction: int) -> str:
+        # SQLite sorts NULL first ascending and last descending, as MongoDB does.
+        return f"{self.field(name)} {'ASC' if direction == 1 else 'DESC'}"
+
+    def index_column(self, name: str) -> str:
+        return self.field(name)
+
+    def new_data(self, p: Statement, sets: Document, adds: Mapping[str, int | float]) -> str:
+        pairs = [f"'$.{key}', json({p(json_text(value))})" for key, value in sets.items()]
+        pairs += [
+            f"'$.{key}', COALESCE(json_extract(data, '$.{key}'), 0) + {p(amount)}"
+            for key, amount in adds.items()
+        ]
+        return f"json_set(data, {', '.join(pairs)})"
+
+    def numeric_or_missing(self, name: str) -> str:
+        kind = f"json_type(data, '$.{name}')"
+        return f"({kind} IS NULL OR {kind} IN ('integer', 'real'))"
+
+    def json_param(self, p: Statement, value: Document) -> str:
+        return p(json_text(value))
+
+    def page(self, p: Statement, skip: int, limit: int | None) -> str:
+        return f"LIMIT {p(-1 if limit is None else limit)} OFFSET {p(skip)}"
+
+
+class PostgresDialect:
+    postgres = True
+
+    def field(self, name: str) -> str:
+        return COLUMNS.get(name) or f"NULLIF(data -> '{name}', 'null'::jsonb)"
+
+    def equals(self, p: Statement, name: str, value: Scalar) -> str:
+        expression = self.field(name)
+        if name in COLUMNS:
+            return f"{expression} = {p(value)}"
+        if value is None:
+            return f"{expression} IS NULL"
+        # jsonb equality already compares types: 1 = 1.0, 1 <> true, 1 <> '1', 1 <> [1].
+        return f"{expression} = {p(json_text(value))}::jsonb"
+
+    def order(self, name: str, direction: int) -> str:
+        if name in COLUMNS:
+            return f"{self.field(name)} {'ASC' if direction == 1 else 'DESC'}"
+        return f"{self.field(name)} {'ASC NULLS FIRST' if direction == 1 else 'DESC NULLS LAST'}"
+
+    def index_column(self, name: str) -> str:
+        # NULLS FIRST so that one index serves both directions of order() (read backwards for -1).
+        return self.field(name) if name in COLUMNS else f"({self.field(name)}) NULLS FIRST"
+
+    def new_data(self, p: Statement, sets: Document, adds: Mapping[str, int | float]) -> str:
+        expression = "data"
+        if sets:
+            expression += f" || {p(json_text(sets))}::jsonb"
+        if adds:
+            pairs = [
+                f"'{key}', COALESCE((data -> '{key}')::numeric, 0) + ({p(json_text(amount))}::jsonb)::numeric"
+                for key, amount in adds.items()
+            ]
+            expression += f" || jsonb_build_object({', '.join(pairs)})"
+        return expression
+
+    def numeric_or_missing(self, name: str) -> str:
+        return f"(data -> '{name}' IS NULL OR jsonb_typeof(data -> '{name}') = 'number')"
+
+    def json_param(self, p: Statement, value: Document) -> str:
+        return f"{p(json_text(value))}::jsonb"
+
+    def page(self, p: Statement, skip: int, limit: int | None) -> str:
+        return f"LIMIT {'ALL' if limit is None else p(limit)} OFFSET {p(skip)}"
+
+
+def row_to_document(row: Mapping[str, Any]) -> Document:
+    data = row["data"]
+    body = orjson.loads(data) if isinstance(data, str | bytes) else data
+    return {"id": row["doc_id"], **body, "version": row["version"]}
+
+
+class SqlCollection:
+    """One collection: the rows of ``documents`` whose ``collection`` column holds its name."""
+
+    def __init__(self, database: Database, name: str) -> None:
+        self.name = check_collection_name(name)
+        self._database = database
+        self._dialect: SqliteDialect | PostgresDialect = (
+            PostgresDialect() if database.dialect == "postgres" else SqliteDialect()
+        )
+        self._scope = f"collection = '{self.name}'"
+
+    def __repr__(self) -> str:
+        return f"SqlCollection({self.name!r}, dialect={self._database.dialect!r})"
+
+    @property
+    def _connection(self) -> BaseDBAsyncClient:
+        return self._database.connection
+
+    def _statement(self) -> Statement:
+        return Statement(self._dialect.postgres)
+
+    def _where(self, p: Statement, filter: Mapping[str, Scalar]) -> str:
+        terms = [self._scope] + [self._dialect.equals(p, key, value) for key, value in filter.items()]
+        return " AND ".join(terms)
+
+    def index_name(self, fields: Sequence[str]) -> str:
+        digest = hashlib.sha1(f"{self.name}:{','.join(fields)}".encode()).hexdigest()[:12]
+        return f"documents_{self.name[:30]}_{digest}"
+
+    async def ensure_index(self, *fields: str) -> None:
+        names = check_index_fields(fields)
+        columns = [self._dialect.index_column(name) for name in names]
+        if "id" not in names:
+            columns.append("doc_id")  # the tie-breaker of every sort
+        sql = (
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(names)} "
+            f"ON documents ({', '.join(columns)}) WHERE {self._scope}"
+        )
+        await self._connection.execute_query(sql)
+
+    async def insert(self, doc: Mapping[str, Any], *, doc_id: str | None = None) -> Document:
+        body = check_document(doc)
+        doc_id = new_doc_id(doc_id)
+        p = self._statement()
+        # ON CONFLICT DO NOTHING: the unique (collection, doc_id) decides, in one round trip,
+        # without aborting the caller's transaction as a failed INSERT would.
+        sql = (
+            f"INSERT INTO documents (collection, doc_id, data, version) "
+            f"VALUES ('{self.name}', {p(doc_id)}, {self._dialect.json_param(p, body)}, 1) "
+            f"ON CONFLICT (collection, doc_id) DO NOTHING RETURNING doc_id"
+        )
+        if not await self._connection.execute_query_dict(sql, p.params):
+            raise DuplicateDocument(f"{self.name}: a document with id {doc_id!r} exists")
+        return {"id": doc_id, **body, "version": 1}
+
+    async def get(self, doc_id: str) -> Document | None:
+        p = self._statement()
+        where = f"{self._scope} AND doc_id = {p(check_doc_id(doc_id))}"
+        sql = f"SELECT doc_id, data, version FROM documents WHERE {where}"
+        rows = await self._connection.execute_query_dict(sql, p.params)
+        return row_to_document(rows[0]) if rows else None
+
+    def select_statement(
+        self,
+        filter: Mapping[str, Scalar] = EMPTY,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> tuple[str, list[Any]]:
+        """The SELECT that :meth:`find` runs (public so tests can EXPLAIN it)."""
+        check_page(skip, limit)
+        keys = check_sort(sort)
+        p = self._statement()
+        where = self._where(p, check_filter(filter))
+        order = ", ".join(self._dialect.order(key, direction) for key, direction in keys)
+        page = self._dialect.page(p, skip, limit)
+        return f"SELECT doc_id, data, version FROM documents WHERE {where} ORDER BY {order} {page}", p.params
+
+    async def find(
+        self,
+        filter: Mapping[str, Scalar] = EMPTY,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> list[Document]:
+        sql, params = self.select_statement(filter, sort=sort, skip=skip, limit=limit)
+        if limit == 0:
+            return []
+        return [row_to_document(row) for row in await self._connection.execute_query_dict(sql, params)]
+
+    async def count(self, filter: Mapping[str, Scalar] = EMPTY) -> int:
+        p = self._statement()
+        sql = f"SELECT COUNT(*) AS n FROM documents WHERE {self._where(p, check_filter(filter))}"
+        rows = await self._connection.execute_query_dict(sql, p.params)
+        return int(rows[0]["n"])
+
+    async def update(
+        self,
+        doc_id: str,
+        changes: Mapping[str, Any] = EMPTY,
+        *,
+        expected_version: int | None = None,
+        increment: Mapping[str, int | float] = EMPTY,
+    ) -> Document | None:
+        sets, adds = check_update(changes, increment)
+        check_doc_id(doc_id)
+        p = self._statement()
+        data = self._dialect.new_data(p, sets, adds) if sets or adds else "data"
+        where = [self._scope, f"doc_id = {p(doc_id)}"]
+        if expected_version is not None:
+            where.append(f"version = {p(check_version(expected_version))}")
+        where += [self._dialect.numeric_or_missing(key) for key in adds]
+        sql = (
+            f"UPDATE documents SET data = {data}, version = version + 1 "
+            f"WHERE {' AND '.join(where)} RETURNING doc_id, data, version"
+        )
+        rows = await self._connection.execute_query_dict(sql, p.params)
+        if rows:
+            return row_to_document(rows[0])
+        if adds:
+            raise_if_not_numeric(await self.get(doc_id), expected_version, adds)
+        return None
+
+    async def delete(self, doc_id: str) -> bool:
+        p = self._statement()
+        where = f"{self._scope} AND doc_id = {p(check_doc_id(doc_id))}"
+        sql = f"DELETE FROM documents WHERE {where} RETURNING doc_id"
+        return bool(await self._connection.execute_query_dict(sql, p.params))
+
+
+class SqlDocumentStore:
+    """The documents port on the relational database; it opens and closes with the :class:`Database`."""
+
+    name = "sql"
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._collections: dict[str, SqlCollection] = {}
+
+    def __repr__(self) -> str:
+        return f"SqlDocumentStore(dialect={self._database.dialect!r})"
+
+    async def open(self) -> None:
+        """Nothing to open: the statements use the database's connection."""
+
+    async def close(self) -> None:
+        """Nothing to close: the database closes its connections itself."""
+
+    async def ping(self) -> None:
+        """Reachable, and migrated: the ``documents`` table answers."""
+        await self._database.connection.execute_query("SELECT 1 FROM documents LIMIT 1")
+
+    def collection(self, name: str) -> SqlCollection:
+        if name not in self._collections:
+            self._collections[name] = SqlCollection(self._database, name)
+        return self._collections[name]

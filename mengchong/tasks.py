@@ -1,0 +1,71 @@
+"""Background tasks: started after the plugins, restarted with backoff when they crash,
+cancelled (and awaited) first at shutdown so they never outlive the storage they use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from mengchong.http.metrics import Metrics
+from mengchong.storage.database import Database
+
+log = logging.getLogger("mengchong.tasks")
+
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class BackgroundTask:
+    """A long-running coroutine function of the app; ``restart`` says whether to revive it after a crash."""
+
+    name: str
+    run: Callable[[web.Application], Awaitable[None]]
+    restart: bool = True
+
+
+class TaskSupervisor:
+    """Runs background tasks with the database context active."""
+
+    def __init__(self, app: web.Application, database: Database, metrics: Metrics) -> None:
+        self._app = app
+        self._database = database
+        self._metrics = metrics
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._running)
+
+    def start(self, task: BackgroundTask) -> None:
+        if task.name in self._running:
+            raise ValueError(f"background task {task.name!r} is already running")
+        self._running[task.name] = asyncio.create_task(self._supervise(task), name=f"mengchong:{task.name}")
+
+    async def _supervise(self, task: BackgroundTask) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                with self._database.activate():
+                    await task.run(self._app)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s crashed", task.name, extra={"task": task.name})
+                if not task.restart:
+                    return
+                self._metrics.task_restarts.labels(task.name).inc()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def stop(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()

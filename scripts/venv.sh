@@ -1,0 +1,18 @@
+# Sourced by scripts/run, scripts/test and scripts/bench: makes .venv and installs the project
+# (with the extras named in $1, e.g. "test") when pyproject.toml changed since the last install.
+ensure_venv() {
+    local extras="${1:-}" python="${PYTHON:-python3}" spec="." stamp
+    if [ ! -x .venv/bin/python ]; then
+        echo "creating .venv with $($python --version)" >&2
+        "$python" -m venv .venv
+        .venv/bin/python -m pip install --quiet --upgrade pip
+    fi
+    [ -n "$extras" ] && spec=".[$extras]"
+    stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
+    if [ ! -f "$stamp" ]; then
+        echo "installing mengchong$([ -n "$extras" ] && echo "[$extras]") into .venv" >&2
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+        rm -f .venv/.installed-*
+        touch "$stamp"
+    fi
+}

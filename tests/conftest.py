@@ -1,0 +1,192 @@
+"""Shared fixtures: the real services of the services profile, each test isolated in its own
+database, Redis key prefix and queue-name prefix, all removed afterwards.
+
+With CI=true a service that can't be reached fails the test, naming the service; elsewhere
+the test is skipped with the same message, so a laptop without RabbitMQ still runs the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+PG_URL = os.environ.get("MENGCHONG_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MENGCHONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("MENGCHONG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MONGO_URL = os.environ.get("MENGCHONG_TEST_MONGO_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, url: str) -> None:
+    """Fail (CI) or skip (elsewhere) unless the service's port accepts a connection."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} is unreachable at {host}:{port} ({exc}); start it (see DEVELOPERS.md)"
+        if IN_CI:
+            pytest.fail(f"CI=true, services tests never skip: {message}", pytrace=False)
+        pytest.skip(message)
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
+    require_service("PostgreSQL", PG_URL)
+    name = unique_name("mengchong_test")
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(PG_URL)
+    yield parts._replace(path=f"/{name}").geturl()
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite://{tmp_path}/mengchong.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def database_url(request, tmp_path) -> str:
+    """Each relational contract test runs once on SQLite and once on PostgreSQL.
+
+    A plain fixture on purpose: pytest-asyncio can't resolve async fixtures by name from
+    inside a running loop."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/mengchong.sqlite3"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis; the test's keys live under ``redis_prefix`` and are deleted afterwards."""
+    require_service("Redis", REDIS_URL)
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    import redis.asyncio as aioredis
+
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    require_service("RabbitMQ", AMQP_URL)
+    return AMQP_URL
+
+
+@pytest.fixture
+def queue_prefix() -> str:
+    """Queue names of this test start with it; queue adapters' tests delete them afterwards."""
+    return f"test.{uuid.uuid4().hex[:12]}."
+
+
+# Logical queue names the app declares; app tests on RabbitMQ delete them (and their retry and
+# dead-letter queues) afterwards. Add a plugin's queue here when it gets one.
+APP_QUEUES = ["events"]
+
+
+@pytest.fixture
+async def amqp_queues(amqp_url: str, queue_prefix: str) -> AsyncIterator[str]:
+    """A queue prefix for an app under test; its queues are deleted from the broker afterwards."""
+    yield queue_prefix
+    from mengchong.config import QueueSettings
+    from mengchong.storage.queue_amqp import RabbitQueue
+
+    cleaner = RabbitQueue(QueueSettings(url=amqp_url, prefix=queue_prefix))
+    await cleaner.open()
+    try:
+        await cleaner.delete_queues(APP_QUEUES)
+    finally:
+        await cleaner.close()
+
+
+# --- Apps on either runtime profile -------------------------------------------------------
+
+EXAMPLE_PLUGIN_PATH = os.path.join(os.path.dirname(__file__), "example_plugin")
+
+
+@pytest.fixture
+def example_plugin_path(monkeypatch) -> str:
+    """Put the example plugin (and its entry point metadata) on sys.path for this test."""
+    import importlib
+
+    monkeypatch.syspath_prepend(EXAMPLE_PLUGIN_PATH)
+    importlib.invalidate_caches()
+    return EXAMPLE_PLUGIN_PATH
+
+
+@pytest.fixture(params=["embedded", pytest.param("services", marks=pytest.mark.services)])
+def profile(request, tmp_path) -> dict:
+    """Settings overrides for one runtime profile: zero services, or PostgreSQL+Redis+RabbitMQ."""
+    base = {
+        "app": {"env": "test"},
+        "files": {"root": str(tmp_path / "files")},
+        "server": {"access_log": False},
+        "events": {"relay_interval_seconds": 0.05},
+        "queue": {"retry_base_seconds": 0.05, "max_attempts": 3},
+    }
+    if request.param == "embedded":
+        overrides = {"database": {"url": f"sqlite://{tmp_path}/mengchong.sqlite3"}}
+    else:
+        overrides = {
+            "database": {"url": request.getfixturevalue("postgres_url")},
+            "cache": {
+                "url": request.getfixturevalue("redis_url"),
+                "prefix": request.getfixturevalue("redis_prefix"),
+            },
+            "queue": {
+                "url": request.getfixturevalue("amqp_url"),
+                "prefix": request.getfixturevalue("amqp_queues"),
+                "retry_base_seconds": 0.05,
+                "max_attempts": 3,
+            },
+        }
+    from mengchong.config import deep_merge
+
+    merged = deep_merge(base, overrides)
+    merged["profile"] = request.param
+    return merged
+
+
+@pytest.fixture
+async def make_client(aiohttp_client):
+    """``await make_client(settings, plugins)``: migrate, start the app, return a test client."""
+    from mengchong.app import create_app
+    from mengchong.keys import database_key
+
+    async def make(settings, plugins=()):
+        app = create_app(settings, plugins)
+        await app[database_key].migrate()
+        return await aiohttp_client(app)
+
+    return make

@@ -1,0 +1,72 @@
+"""``mengchong migrate`` creates the schema on SQLite and PostgreSQL, is safe to repeat, and the
+committed migrations match the models (a model change without its migration fails here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import settings_from
+from tortoise.cli.cli import tortoise_cli_context
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+from mengchong.app import KERNEL_MODELS, build_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def table_names(database) -> set[str]:
+    if database.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+    with database.activate():
+        rows = await database.connection.execute_query_dict(sql)
+    return {row["name"] for row in rows}
+
+
+async def test_migrate_creates_the_schema_and_is_safe_to_repeat(database_url):
+    database = build_database(settings_from({"database": {"url": database_url}}), [KERNEL_MODELS])
+    await database.migrate()
+    await database.migrate()
+    await database.open()
+    try:
+        assert {"outbox_events", "documents", "tortoise_migrations"} <= await table_names(database)
+        with database.activate():
+            applied = await database.connection.execute_query_dict(
+                "SELECT app, name FROM tortoise_migrations"
+            )
+        assert [(row["app"], row["name"]) for row in applied] == [("core", "0001_initial")]
+    finally:
+        await database.close()
+
+
+def test_the_cli_migrates_twice(database_url, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
+    env["MENGCHONG__DATABASE__URL"] = database_url
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "mengchong", "migrate"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "schema up to date: core on" in result.stdout
+
+
+async def test_committed_migrations_match_the_models(example_plugin_path, tmp_path):
+    from mengchong.storage.database import ModelSet
+
+    example = ModelSet("example", ["mengchong_example.models"], "mengchong_example.migrations")
+    database = build_database(
+        settings_from({"database": {"url": f"sqlite://{tmp_path}/db.sqlite3"}}), [KERNEL_MODELS, example]
+    )
+    config = database.tortoise_config()
+    async with tortoise_cli_context(config) as context:
+        writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
+    assert [f"{w.app_label}.{w.name}" for w in writers] == [], "run `python -m mengchong makemigrations`"

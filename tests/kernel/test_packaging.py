@@ -1,0 +1,27 @@
+"""Things that rot silently: the package list in pyproject.toml and the README's config table."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from mengchong.config import reference_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_package_directory_is_installed():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in (("mengchong", "mengchong"), ("plugins", "mengchong_plugins")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / top).parts
+            found.add(".".join((name, *relative)))
+    assert found == listed
+
+
+def test_the_readme_config_reference_is_current():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
+    end = readme.index("<!-- config-reference:end -->")
+    assert readme[start:end].strip() == reference_table().strip(), "paste `mengchong config --reference`"

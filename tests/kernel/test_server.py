@@ -1,0 +1,78 @@
+"""``mengchong serve`` as a real process: serves, logs JSON lines, and on SIGTERM lets the
+in-flight request finish before it exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await __import__("asyncio").sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, example_plugin_path):
+    import asyncio
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
+    env.update(
+        {
+            "PYTHONPATH": example_plugin_path,
+            "MENGCHONG__SERVER__PORT": str(port),
+            "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
+            "MENGCHONG__FILES__ROOT": str(tmp_path / "files"),
+            "MENGCHONG__PLUGINS__ENABLED": '["example"]',
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mengchong", "serve", "--migrate"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_serving(f"{base}/healthz", process)
+        async with aiohttp.ClientSession() as session:
+            slow = asyncio.ensure_future(session.get(f"{base}/v1/example/slow?seconds=1.5"))
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            response = await slow
+            assert response.status == 200
+            assert (await response.json())["data"] == {"slept": True}
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log_lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
+    access = [line for line in log_lines if line["logger"] == "mengchong.access"]
+    assert any(line["path"] == "/v1/example/slow" and line["status"] == 200 for line in access)
+    assert all(len(line["request_id"]) == 32 for line in access)
