@@ -37,6 +37,7 @@ from mengchong.keys import (
     tasks_key,
 )
 from mengchong.plugins import PluginInfo, build_plugin_manager, calls_by_plugin
+from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
 from mengchong.storage.database import Database, ModelSet
 from mengchong.storage.documents import open_documents
@@ -68,13 +69,21 @@ def build_database(settings: Settings, sets: list[ModelSet]) -> Database:
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open every storage port once; close them in reverse order at shutdown."""
     database = app[database_key]
+    ports = [
+        ("database", database),
+        ("cache", app[cache_key]),
+        ("files", app[files_key]),
+        ("queue", app[queue_key]),
+        ("documents", app[documents_key]),
+    ]
     opened: list[Any] = []
     try:
-        await database.open()
-        opened.append(database)
-        for port in (app[cache_key], app[files_key], app[queue_key], app[documents_key]):
-            with database.activate():
-                await port.open()
+        for name, port in ports:
+            try:
+                with database.activate():
+                    await port.open()
+            except Exception as exc:
+                raise StartupError(f"cannot open the {name} ({type(port).__name__}): {exc}") from exc
             opened.append(port)
         yield
     finally:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from mengchong.config import ConfigError, Settings, load_settings, reference_table
 from mengchong.logs import configure_logging
+from mengchong.storage import StartupError
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -110,4 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mengchong: config error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"mengchong: {exc}", file=sys.stderr)
+        return 3
     return 0

@@ -26,7 +26,7 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     loop = new_event_loop()
     log.info(
-        "serving on http://%s:%s (%s, config: %s)",
+        "starting on http://%s:%s (%s, config: %s)",
         settings.server.host,
         settings.server.port,
         type(loop).__module__.split(".")[0],

@@ -76,3 +76,25 @@ async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, examp
     access = [line for line in log_lines if line["logger"] == "mengchong.access"]
     assert any(line["path"] == "/v1/example/slow" and line["status"] == 200 for line in access)
     assert all(len(line["request_id"]) == 32 for line in access)
+
+
+def test_an_unreachable_backend_at_start_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
+    env.update(
+        {
+            "MENGCHONG__SERVER__PORT": str(free_port()),
+            "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
+            "MENGCHONG__QUEUE__URL": "amqp://guest:guest@127.0.0.1:1/",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mengchong", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("mengchong: cannot open the queue (RabbitQueue)")

@@ -424,9 +424,12 @@ async def test_indexes_serve_filter_and_sort(backend: Backend) -> None:
     assert ids(await pets.find({"owner": "u1"}, sort=[("created_at", -1)], limit=2)) == ["p28", "p25"]
 
 
+@pytest.mark.parametrize(
+    "target", ["sql-sqlite", pytest.param("sql-postgres", marks=pytest.mark.services)], indirect=True
+)
 async def test_sql_documents_change_inside_the_callers_transaction(backend: Backend) -> None:
-    if backend.database is None:
-        pytest.skip("MongoDB writes are not part of the relational transaction")
+    """Only the SQL adapter: MongoDB writes are not part of the relational transaction."""
+    assert backend.database is not None
     pets = backend.store.collection("pets")
     await pets.insert({"n": 1}, doc_id="kept")
 
