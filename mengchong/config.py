@@ -30,6 +30,20 @@ class ConfigError(Exception):
     """A setting is missing, mistyped or unsafe; the message names the key."""
 
 
+def url_schemes(*schemes: str, empty: str | None = None) -> Any:
+    """A validator for ``url``: one of ``schemes``, or empty when ``empty`` says what that means."""
+
+    def check(cls: type, value: str) -> str:
+        if (not value and empty) or value.startswith(schemes):
+            return value
+        allowed = " or ".join(f"{s}..." for s in schemes)
+        raise ValueError(
+            f"must be empty ({empty}) or start with {allowed}" if empty else f"must start with {allowed}"
+        )
+
+    return field_validator("url")(check)
+
+
 class Section(BaseModel):
     """Base of every settings section: unknown keys are errors, values are never coerced silently."""
 
@@ -73,36 +87,21 @@ class DatabaseSettings(Section):
     pool_min: int = Field(1, ge=1, description="PostgreSQL pool: connections kept open")
     pool_max: int = Field(10, ge=1, description="PostgreSQL pool: most connections")
 
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
-            raise ValueError("must start with sqlite:// or postgres://")
-        return value
+    _url = url_schemes("sqlite://", "postgres://", "postgresql://", "asyncpg://")
 
 
 class DocumentsSettings(Section):
     url: str = Field("", description="empty: the SQL table adapter; or mongodb://host:27017")
     database: str = Field("mengchong", description="MongoDB database name")
 
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("mongodb://", "mongodb+srv://")):
-            raise ValueError("must be empty (the SQL adapter) or start with mongodb://")
-        return value
+    _url = url_schemes("mongodb://", "mongodb+srv://", empty="the SQL adapter")
 
 
 class CacheSettings(Section):
     url: str = Field("", description="empty: in-process; or redis://host:6379/0")
     prefix: str = Field("mengchong:", description="prefix of every key")
 
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be empty (in-process) or start with redis://")
-        return value
+    _url = url_schemes("redis://", "rediss://", "unix://", empty="in-process")
 
 
 class QueueSettings(Section):
@@ -113,12 +112,7 @@ class QueueSettings(Section):
     retry_max_seconds: float = Field(300.0, gt=0, description="longest retry backoff")
     prefetch: int = Field(16, ge=1, description="unacknowledged messages per consumer")
 
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("amqp://", "amqps://")):
-            raise ValueError("must be empty (in-process) or start with amqp://")
-        return value
+    _url = url_schemes("amqp://", "amqps://", empty="in-process")
 
 
 class FilesSettings(Section):

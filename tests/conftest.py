@@ -190,3 +190,21 @@ async def make_client(aiohttp_client):
         return await aiohttp_client(app)
 
     return make
+
+
+# --- The run's closing line on the services profile ---------------------------------------
+
+_services_outcomes: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    counted = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+    if counted and "services" in report.keywords:
+        _services_outcomes[report.outcome] = _services_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_services_outcomes.items())) or "none ran"
+    terminalreporter.write_sep(
+        "-", f"services profile (PostgreSQL {PG_URL}, Redis {REDIS_URL}, RabbitMQ {AMQP_URL}): {counts}"
+    )

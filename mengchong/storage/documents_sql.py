@@ -65,16 +65,19 @@ class Statement:
         return f"${len(self.params)}" if self.postgres else "?"
 
 
-class SqliteDialect:
-    """SQLite's JSON expressions (:class:`PostgresDialect` has the same methods).
+class Dialect:
+    """What both dialects share; each supplies ``field`` and ``json_equals``.
 
     ``field`` is the expression that indexes, filters and sorts share; it is SQL NULL for a JSON
     null and for a missing field alike."""
 
-    postgres = False
+    postgres: bool
 
     def field(self, name: str) -> str:
-        return COLUMNS.get(name) or f"json_extract(data, '$.{name}')"
+        raise NotImplementedError
+
+    def json_equals(self, p: Statement, name: str, expression: str, value: Scalar) -> str:
+        raise NotImplementedError
 
     def equals(self, p: Statement, name: str, value: Scalar) -> str:
         expression = self.field(name)
@@ -82,6 +85,18 @@ class SqliteDialect:
             return f"{expression} = {p(value)}"
         if value is None:
             return f"{expression} IS NULL"
+        return self.json_equals(p, name, expression, value)
+
+
+class SqliteDialect(Dialect):
+    """SQLite's JSON expressions (:class:`PostgresDialect` has the same methods)."""
+
+    postgres = False
+
+    def field(self, name: str) -> str:
+        return COLUMNS.get(name) or f"json_extract(data, '$.{name}')"
+
+    def json_equals(self, p: Statement, name: str, expression: str, value: Scalar) -> str:
         # json_extract turns true into 1 and returns objects and arrays as text: check the type.
         if isinstance(value, bool):
             kind = "= 'true'" if value else "= 'false'"
@@ -117,18 +132,13 @@ class SqliteDialect:
         return f"LIMIT {p(-1 if limit is None else limit)} OFFSET {p(skip)}"
 
 
-class PostgresDialect:
+class PostgresDialect(Dialect):
     postgres = True
 
     def field(self, name: str) -> str:
         return COLUMNS.get(name) or f"NULLIF(data -> '{name}', 'null'::jsonb)"
 
-    def equals(self, p: Statement, name: str, value: Scalar) -> str:
-        expression = self.field(name)
-        if name in COLUMNS:
-            return f"{expression} = {p(value)}"
-        if value is None:
-            return f"{expression} IS NULL"
+    def json_equals(self, p: Statement, name: str, expression: str, value: Scalar) -> str:
         # jsonb equality already compares types: 1 = 1.0, 1 <> true, 1 <> '1', 1 <> [1].
         return f"{expression} = {p(json_text(value))}::jsonb"
 
@@ -175,9 +185,7 @@ class SqlCollection:
     def __init__(self, database: Database, name: str) -> None:
         self.name = check_collection_name(name)
         self._database = database
-        self._dialect: SqliteDialect | PostgresDialect = (
-            PostgresDialect() if database.dialect == "postgres" else SqliteDialect()
-        )
+        self._dialect: Dialect = PostgresDialect() if database.dialect == "postgres" else SqliteDialect()
         self._scope = f"collection = '{self.name}'"
 
     def __repr__(self) -> str:

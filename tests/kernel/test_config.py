@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from support import run_cli
 
 from mengchong.config import (
     ConfigError,
@@ -132,19 +130,6 @@ def test_a_section_no_plugin_claims_is_an_error():
         validate_plugin_sections(settings, {"pets": PetsSection})
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "mengchong", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize(
     ("toml", "env", "expected"),
     [
@@ -158,7 +143,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> 
 def test_the_cli_stops_with_one_clear_line(tmp_path, toml, env, expected):
     config = tmp_path / "config.toml"
     config.write_text(toml)
-    result = run_cli("--config", str(config), "routes", env=env)
+    result = run_cli("--config", str(config), "routes", cwd=ROOT, env=env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -168,13 +153,13 @@ def test_the_cli_stops_with_one_clear_line(tmp_path, toml, env, expected):
 
 
 def test_the_cli_reports_a_missing_config_file(tmp_path):
-    result = run_cli("--config", str(tmp_path / "absent.toml"), "config")
+    result = run_cli("--config", str(tmp_path / "absent.toml"), "config", cwd=ROOT)
     assert result.returncode == 2
     assert "does not exist" in result.stderr
 
 
 def test_the_cli_prints_effective_settings_without_secrets():
-    result = run_cli("config", env={"MENGCHONG__AUTH__JWT_SECRET": "topsecret-value"})
+    result = run_cli("config", cwd=ROOT, env={"MENGCHONG__AUTH__JWT_SECRET": "topsecret-value"})
     assert result.returncode == 0, result.stderr
     assert "topsecret-value" not in result.stdout
     assert '"jwt_secret": "***"' in result.stdout

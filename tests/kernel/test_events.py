@@ -6,19 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import settings_from
+from support import eventually, settings_from
 
 from mengchong.events import EVENTS_QUEUE
 from mengchong.keys import database_key, events_key, metrics_key, queue_key
 from mengchong.storage.models import OutboxEvent
-
-
-async def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@ committed migrations match the models (a model change without its migration fail
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from support import settings_from
+from support import run_cli, settings_from
 from tortoise.cli.cli import tortoise_cli_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -44,17 +41,8 @@ async def test_migrate_creates_the_schema_and_is_safe_to_repeat(database_url):
 
 
 def test_the_cli_migrates_twice(database_url, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
-    env["MENGCHONG__DATABASE__URL"] = database_url
     for _ in range(2):
-        result = subprocess.run(
-            [sys.executable, "-m", "mengchong", "migrate"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        result = run_cli("migrate", cwd=tmp_path, env={"MENGCHONG__DATABASE__URL": database_url})
         assert result.returncode == 0, result.stderr
         assert "schema up to date: core on" in result.stdout
 

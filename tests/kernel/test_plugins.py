@@ -4,25 +4,12 @@ add nothing; the CLI lists what is installed."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-
 import pytest
-from support import settings_from
+from support import eventually, run_cli, settings_from
 
 from mengchong.app import create_app
 from mengchong.config import ConfigError
 from mengchong.keys import database_key, plugins_key
-
-
-async def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_a_plugin_registered_with_pm_register_adds_route_model_task_and_handler(
@@ -86,16 +73,7 @@ def test_an_unknown_plugin_name_is_a_config_error(tmp_path):
 
 
 def test_the_cli_lists_installed_plugins_with_their_routes(example_plugin_path, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
-    env["PYTHONPATH"] = example_plugin_path
-    result = subprocess.run(
-        [sys.executable, "-m", "mengchong", "plugins"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = run_cli("plugins", cwd=tmp_path, env={"PYTHONPATH": example_plugin_path})
     assert result.returncode == 0, result.stderr
     assert "example  [disabled]  mengchong_example" in result.stdout
     assert "POST /v1/example/notes" in result.stdout

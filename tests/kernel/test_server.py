@@ -4,7 +4,6 @@ in-flight request finish before it exits."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -12,6 +11,7 @@ import sys
 import time
 
 import aiohttp
+from support import clean_env, run_cli
 
 
 def free_port() -> int:
@@ -39,15 +39,12 @@ async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, examp
     import asyncio
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
-    env.update(
-        {
-            "PYTHONPATH": example_plugin_path,
-            "MENGCHONG__SERVER__PORT": str(port),
-            "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
-            "MENGCHONG__FILES__ROOT": str(tmp_path / "files"),
-            "MENGCHONG__PLUGINS__ENABLED": '["example"]',
-        }
+    env = clean_env(
+        PYTHONPATH=example_plugin_path,
+        MENGCHONG__SERVER__PORT=str(port),
+        MENGCHONG__DATABASE__URL=f"sqlite://{tmp_path}/db.sqlite3",
+        MENGCHONG__FILES__ROOT=str(tmp_path / "files"),
+        MENGCHONG__PLUGINS__ENABLED='["example"]',
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "mengchong", "serve", "--migrate"],
@@ -79,22 +76,12 @@ async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, examp
 
 
 def test_an_unreachable_backend_at_start_is_one_clear_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENGCHONG")}
-    env.update(
-        {
-            "MENGCHONG__SERVER__PORT": str(free_port()),
-            "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
-            "MENGCHONG__QUEUE__URL": "amqp://guest:guest@127.0.0.1:1/",
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "mengchong", "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {
+        "MENGCHONG__SERVER__PORT": str(free_port()),
+        "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "MENGCHONG__QUEUE__URL": "amqp://guest:guest@127.0.0.1:1/",
+    }
+    result = run_cli("serve", cwd=tmp_path, env=env)
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("mengchong: cannot open the queue (RabbitQueue)")
