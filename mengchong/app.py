@@ -45,7 +45,11 @@ from mengchong.storage.files import open_files
 from mengchong.storage.queue import open_queue
 from mengchong.tasks import TaskSupervisor
 
-KERNEL_MODELS = ModelSet("core", ["mengchong.storage.models"], "mengchong.migrations")
+KERNEL_MODELS = ModelSet(
+    "core",
+    ["mengchong.storage.models", "mengchong.accounts.models", "mengchong.economy.models"],
+    "mengchong.migrations",
+)
 
 
 def model_sets(pm: Any) -> list[ModelSet]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support import run_cli, settings_from
 from tortoise.cli.cli import tortoise_cli_context
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -30,12 +32,21 @@ async def test_migrate_creates_the_schema_and_is_safe_to_repeat(database_url):
     await database.migrate()
     await database.open()
     try:
-        assert {"outbox_events", "documents", "tortoise_migrations"} <= await table_names(database)
+        expected = {
+            "outbox_events",
+            "documents",
+            "users",
+            "points_ledger",
+            "user_inventory",
+            "tortoise_migrations",
+        }
+        assert expected <= await table_names(database)
         with database.activate():
             applied = await database.connection.execute_query_dict(
                 "SELECT app, name FROM tortoise_migrations"
             )
-        assert [(row["app"], row["name"]) for row in applied] == [("core", "0001_initial")]
+        on_disk = sorted(path.stem for path in (ROOT / "mengchong" / "migrations").glob("0*.py"))
+        assert sorted((row["app"], row["name"]) for row in applied) == [("core", name) for name in on_disk]
     finally:
         await database.close()
 
@@ -58,3 +69,26 @@ async def test_committed_migrations_match_the_models(example_plugin_path, tmp_pa
     async with tortoise_cli_context(config) as context:
         writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
     assert [f"{w.app_label}.{w.name}" for w in writers] == [], "run `python -m mengchong makemigrations`"
+
+
+async def test_check_constraints_hold_on_both_dialects(database_url):
+    """Balances, stock-like quantities and enumerations are guarded by the database itself."""
+    from tortoise.exceptions import IntegrityError
+
+    database = build_database(settings_from({"database": {"url": database_url}}), [KERNEL_MODELS])
+    await database.migrate()
+    await database.open()
+    try:
+        with database.activate():
+            from mengchong.accounts.models import User
+            from mengchong.economy.models import InventoryItem
+
+            user = await User.create(openid="o-check")
+            for change in ({"points_balance": -1}, {"gender": 3}, {"role": "root"}):
+                with pytest.raises(IntegrityError):
+                    await User.filter(id=user.id).update(**change)
+            with pytest.raises(IntegrityError):
+                await InventoryItem.create(user=user, item_id="food", quantity=-1)
+            assert (await User.get(id=user.id)).points_balance == 0
+    finally:
+        await database.close()
