@@ -15,12 +15,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import validation_middleware
 
-from mengchong.config import Settings, validate_plugin_sections
+from mengchong.accounts.tokens import TokenService
+from mengchong.config import ConfigError, Settings, validate_plugin_sections
 from mengchong.events import EventBus
 from mengchong.http.envelope import error_middleware
 from mengchong.http.metrics import Metrics
 from mengchong.http.middlewares import add_request_id, build_request_middleware
 from mengchong.http.openapi import setup_openapi
+from mengchong.http.ratelimit import Limiter, build_ratelimit_middleware
 from mengchong.http.validation import content_type_middleware
 from mengchong.keys import (
     cache_key,
@@ -28,6 +30,7 @@ from mengchong.keys import (
     documents_key,
     events_key,
     files_key,
+    limiter_key,
     metrics_key,
     plugin_manager_key,
     plugin_settings_key,
@@ -35,7 +38,11 @@ from mengchong.keys import (
     queue_key,
     settings_key,
     tasks_key,
+    tokens_key,
+    wechat_key,
+    word_filter_key,
 )
+from mengchong.moderation import SensitiveWordFilter, read_word_list
 from mengchong.plugins import PluginInfo, build_plugin_manager, calls_by_plugin
 from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
@@ -44,6 +51,7 @@ from mengchong.storage.documents import open_documents
 from mengchong.storage.files import open_files
 from mengchong.storage.queue import open_queue
 from mengchong.tasks import TaskSupervisor
+from mengchong.wechat import WechatClient
 
 KERNEL_MODELS = ModelSet(
     "core",
@@ -132,6 +140,26 @@ def mount_routes(app: web.Application, pm: Any, infos: list[PluginInfo]) -> None
                 by_name[plugin].routes.append(f"{route.method} {route.resource.canonical}")
 
 
+def build_tokens(settings: Settings) -> TokenService:
+    auth = settings.auth
+    return TokenService(
+        {**auth.jwt_previous_keys, auth.jwt_kid: auth.jwt_secret},
+        auth.jwt_kid,
+        issuer=auth.jwt_issuer,
+        audience=auth.jwt_audience,
+        ttl_seconds=auth.token_ttl_seconds,
+    )
+
+
+def build_word_filter(settings: Settings) -> SensitiveWordFilter:
+    try:
+        return SensitiveWordFilter(read_word_list(settings.moderation.words_file or None))
+    except OSError as exc:
+        raise ConfigError(
+            f"moderation.words_file: cannot read {settings.moderation.words_file}: {exc}"
+        ) from None
+
+
 def create_app(
     settings: Settings,
     plugins: Iterable[tuple[str, object]] = (),
@@ -148,10 +176,13 @@ def create_app(
 
     metrics = Metrics()
     database = build_database(settings, model_sets(pm))
+    cache = open_cache(settings.cache)
+    limiter = Limiter(settings.ratelimit, cache)
     app = web.Application(
         middlewares=[
             build_request_middleware(database, metrics, log_access=settings.server.access_log),
             error_middleware,
+            build_ratelimit_middleware(limiter),
             content_type_middleware,
             validation_middleware,
         ],
@@ -163,7 +194,11 @@ def create_app(
     app[plugin_settings_key] = plugin_settings
     app[metrics_key] = metrics
     app[database_key] = database
-    app[cache_key] = open_cache(settings.cache)
+    app[cache_key] = cache
+    app[limiter_key] = limiter
+    app[tokens_key] = build_tokens(settings)
+    app[word_filter_key] = build_word_filter(settings)
+    app[wechat_key] = WechatClient(settings.wechat, cache)
     app[documents_key] = open_documents(settings.documents, database)
     app[queue_key] = open_queue(settings.queue)
     app[files_key] = open_files(settings.files)

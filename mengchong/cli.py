@@ -107,7 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "routes":
             list_routes(settings)
         elif args.command == "config":
-            print(reference_table()) if args.reference else show_config(settings)
+            if args.reference:
+                print(reference_table())
+            else:
+                show_config(settings)
     except ConfigError as exc:
         print(f"mengchong: config error: {exc}", file=sys.stderr)
         return 2

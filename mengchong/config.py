@@ -18,12 +18,22 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "MENGCHONG__"
 CONFIG_ENV = "MENGCHONG_CONFIG"
 DEFAULT_CONFIG_FILE = "config.toml"
-INSECURE_SECRETS = frozenset({"", "change-me", "dev-secret-change-me"})
+INSECURE_SECRETS = frozenset(
+    {"", "change-me", "dev-secret-change-me", "dev-secret-change-me-before-production"}
+)
 
 
 class ConfigError(Exception):
@@ -131,9 +141,63 @@ class WechatSettings(Section):
 
 class AuthSettings(Section):
     jwt_secret: str = Field(
-        "dev-secret-change-me", description="HS256 key; production needs 32+ characters of your own"
+        "dev-secret-change-me-before-production",
+        description="HS256 signing key; production needs 32+ characters of your own",
     )
+    jwt_kid: str = Field("k1", min_length=1, description="key id of jwt_secret, written in each token header")
+    jwt_previous_keys: dict[str, str] = Field(
+        default_factory=dict, description="older {kid = secret} still accepted, for key rotation"
+    )
+    jwt_issuer: str = Field("mengchong", description="the tokens' iss")
+    jwt_audience: str = Field("mengchong-miniprogram", description="the tokens' aud")
+    token_ttl_seconds: int = Field(604_800, ge=60, description="how long a token lives")
     admin_openids: list[str] = Field(default_factory=list, description="openids made admins at login")
+
+
+class ModerationSettings(Section):
+    words_file: str = Field("", description="sensitive-word list, one per line (empty: the built-in list)")
+    wechat_check: bool = Field(
+        False, description="also ask WeChat's msg_sec_check (needs wechat.mode = live)"
+    )
+
+
+def check_rate(value: str) -> str:
+    from limits import parse  # imported here: settings load before anything else
+
+    if value != "none":
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like '60/minute' (or 'none')") from None
+    return value
+
+
+class RouteLimit(Section):
+    """Overrides for one route; an omitted side keeps the default, ``"none"`` lifts it."""
+
+    per_ip: str | None = None
+    per_user: str | None = None
+
+    _rates = field_validator("per_ip", "per_user")(lambda cls, v: v if v is None else check_rate(v))
+
+
+class RateLimitSettings(Section):
+    enabled: bool = Field(True, description="off: no request is ever refused for its rate")
+    strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
+        "sliding-window-counter", description="how requests are counted in time"
+    )
+    per_ip: str = Field("300/minute", description="default limit per client IP")
+    per_user: str = Field("120/minute", description="default limit per logged-in user")
+    trust_forwarded_for: bool = Field(False, description="client IP from X-Forwarded-For (behind a proxy)")
+    exempt: list[str] = Field(
+        default_factory=lambda: ["/healthz", "/readyz", "/metrics"], description="paths never limited"
+    )
+    routes: dict[str, RouteLimit] = Field(
+        default_factory=lambda: {"POST /v1/auth/wechat_login": RouteLimit(per_ip="30/minute")},
+        description='per-route overrides keyed "METHOD /path/{template}"',
+    )
+
+    _rates = field_validator("per_ip", "per_user")(lambda cls, v: check_rate(v))
 
 
 class EventsSettings(Section):
@@ -161,17 +225,24 @@ class Settings(BaseModel):
     files: FilesSettings = FilesSettings()
     wechat: WechatSettings = WechatSettings()
     auth: AuthSettings = AuthSettings()
+    moderation: ModerationSettings = ModerationSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
     events: EventsSettings = EventsSettings()
     plugins: PluginsSettings = PluginsSettings()
     plugin_sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: str = "built-in defaults"
 
     @model_validator(mode="after")
-    def _production_is_safe(self) -> Settings:
+    def _consistent_and_safe(self) -> Settings:
+        if self.auth.jwt_kid in self.auth.jwt_previous_keys:
+            raise ValueError("auth.jwt_kid: also listed in auth.jwt_previous_keys")
         if self.app.env != "production":
             return self
         if self.auth.jwt_secret in INSECURE_SECRETS or len(self.auth.jwt_secret) < 32:
             raise ValueError("auth.jwt_secret: production needs a secret of at least 32 characters")
+        for kid, secret in self.auth.jwt_previous_keys.items():
+            if len(secret) < 32:
+                raise ValueError(f"auth.jwt_previous_keys.{kid}: production needs at least 32 characters")
         if self.wechat.mode == "mock":
             raise ValueError('wechat.mode: "mock" is refused when app.env = "production"')
         if not (self.wechat.appid and self.wechat.secret):
@@ -295,7 +366,8 @@ def reference_table() -> str:
         assert issubclass(model, BaseModel)
         for key, info in model.model_fields.items():
             default = info.get_default(call_default_factory=True)
-            shown = f"`{json.dumps(default, ensure_ascii=False)}`"
+            plain = TypeAdapter(info.annotation).dump_python(default, mode="json", exclude_none=True)
+            shown = f"`{json.dumps(plain, ensure_ascii=False)}`"
             env = f"`{ENV_PREFIX}{section.upper()}__{key.upper()}`"
             rows.append(f"| `{section}.{key}` | {shown} | {env} | {info.description or ''} |")
     return "\n".join(rows)

@@ -9,9 +9,12 @@ from aiohttp import web
 if TYPE_CHECKING:
     import pluggy
 
+    from mengchong.accounts.tokens import TokenService
     from mengchong.config import Settings
     from mengchong.events import EventBus
     from mengchong.http.metrics import Metrics
+    from mengchong.http.ratelimit import Limiter
+    from mengchong.moderation import SensitiveWordFilter
     from mengchong.plugins import PluginInfo
     from mengchong.storage.cache import Cache
     from mengchong.storage.database import Database
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from mengchong.storage.files import FileStore
     from mengchong.storage.queue import Queue
     from mengchong.tasks import TaskSupervisor
+    from mengchong.wechat import WechatClient
 
 settings_key: web.AppKey[Settings] = web.AppKey("settings")
 plugin_manager_key: web.AppKey[pluggy.PluginManager] = web.AppKey("plugin_manager")
@@ -32,5 +36,10 @@ files_key: web.AppKey[FileStore] = web.AppKey("files")
 events_key: web.AppKey[EventBus] = web.AppKey("events")
 tasks_key: web.AppKey[TaskSupervisor] = web.AppKey("tasks")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
+tokens_key: web.AppKey[TokenService] = web.AppKey("tokens")
+limiter_key: web.AppKey[Limiter] = web.AppKey("limiter")
+wechat_key: web.AppKey[WechatClient] = web.AppKey("wechat")
+word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 
 REQUEST_ID = "mengchong.request_id"
+CURRENT_USER = "mengchong.current_user"

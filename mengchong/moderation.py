@@ -15,6 +15,11 @@ from importlib import resources
 from pathlib import Path
 
 import ahocorasick
+from aiohttp import web
+
+from mengchong.http.errors import ApiError, ErrorCode, field_error
+from mengchong.keys import settings_key, wechat_key, word_filter_key
+from mengchong.wechat import WechatError
 
 DROPPED_CATEGORIES = ("Z", "P", "S", "C")  # separators, punctuation, symbols, controls/format
 
@@ -54,3 +59,25 @@ class SensitiveWordFilter:
 
     def is_clean(self, text: str) -> bool:
         return not self.find(text)
+
+
+async def checked_text(request: web.Request, field: str, value: str, openid: str, max_length: int) -> str:
+    """User-visible text as it will be stored: trimmed, 1..max_length characters, free of blocked
+    words (422 naming the field) and, when configured, passed by WeChat's content check."""
+    app = request.app
+    text = value.strip()
+    if not 1 <= len(text) <= max_length:
+        raise field_error(field, f"must be 1-{max_length} characters after trimming")
+    if not app[word_filter_key].is_clean(text):
+        raise field_error(field, "contains a blocked word", ErrorCode.SENSITIVE_CONTENT)
+    settings = app[settings_key]
+    if settings.moderation.wechat_check and settings.wechat.mode == "live":
+        try:
+            suggest = await app[wechat_key].check_text(text, openid)
+        except WechatError as exc:
+            raise ApiError(
+                ErrorCode.WECHAT_FAILED, f"WeChat content check failed ({exc.errcode})", status=502
+            ) from None
+        if suggest != "pass":
+            raise field_error(field, "was refused by WeChat's content check", ErrorCode.SENSITIVE_CONTENT)
+    return text

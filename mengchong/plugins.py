@@ -24,6 +24,8 @@ from mengchong.config import ConfigError, Settings
 ENTRY_POINT_GROUP = "mengchong.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "mengchong.http.health",
+    "mengchong.accounts.plugin",
+    "mengchong.economy.plugin",
     "mengchong.events",
 )
 

@@ -8,7 +8,6 @@ the test is skipped with the same message, so a laptop without RabbitMQ still ru
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -16,29 +15,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-PG_URL = os.environ.get("MENGCHONG_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MENGCHONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-AMQP_URL = os.environ.get("MENGCHONG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-MONGO_URL = os.environ.get("MENGCHONG_TEST_MONGO_URL", "")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require_service(name: str, url: str) -> None:
-    """Fail (CI) or skip (elsewhere) unless the service's port accepts a connection."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return
-    except OSError as exc:
-        message = f"{name} is unreachable at {host}:{port} ({exc}); start it (see DEVELOPERS.md)"
-        if IN_CI:
-            pytest.fail(f"CI=true, services tests never skip: {message}", pytrace=False)
-        pytest.skip(message)
-
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+from support import AMQP_URL, PG_URL, REDIS_URL, require_service, unique_name
 
 
 @pytest.fixture

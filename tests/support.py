@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
 
 from mengchong.config import Settings, build_settings, deep_merge
+
+PG_URL = os.environ.get("MENGCHONG_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MENGCHONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("MENGCHONG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MONGO_URL = os.environ.get("MENGCHONG_TEST_MONGO_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, url: str) -> None:
+    """Fail (CI) or skip (elsewhere) unless the service's port accepts a connection."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} is unreachable at {host}:{port} ({exc}); start it (see DEVELOPERS.md)"
+        if IN_CI:
+            pytest.fail(f"CI=true, services tests never skip: {message}", pytrace=False)
+        pytest.skip(message)
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 def settings_from(overrides: dict[str, Any], **more: dict[str, Any]) -> Settings:
@@ -45,3 +74,15 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
         cwd=cwd,
         timeout=120,
     )
+
+
+async def login(client: Any, code: str, **body: Any) -> dict[str, Any]:
+    """Log in through the API (mock WeChat: openid "mock-" + code); returns the response data."""
+    response = await client.post("/v1/auth/wechat_login", json={"code": code, **body})
+    payload = await response.json()
+    assert response.status == 200, payload
+    return payload["data"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -22,57 +21,16 @@ from limits.aio.strategies import (
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.storage.cache import Cache
 
-Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: dict[str, type[RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,
     "moving-window": MovingWindowRateLimiter,
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
-
-
-def check_limit(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            parse(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a rate like '60/minute'") from None
-    return value
-
-
-class RouteLimit(BaseModel):
-    """Overrides for one route; an omitted side keeps the default, ``"none"`` lifts it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    per_ip: str | None = None
-    per_user: str | None = None
-
-    _valid = field_validator("per_ip", "per_user")(lambda cls, v: v if v == "none" else check_limit(v))
-
-
-class RateLimitSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(True, description="off: no request is ever refused for its rate")
-    strategy: Strategy = Field("sliding-window-counter", description="how requests are counted in time")
-    per_ip: str = Field("300/minute", description="default limit per client IP")
-    per_user: str = Field("120/minute", description="default limit per logged-in user")
-    trust_forwarded_for: bool = Field(
-        False, description="take the client IP from X-Forwarded-For (behind a proxy)"
-    )
-    exempt: list[str] = Field(
-        default_factory=lambda: ["/healthz", "/readyz", "/metrics"], description="paths never limited"
-    )
-    routes: dict[str, RouteLimit] = Field(
-        default_factory=dict,
-        description='per-route overrides, e.g. {"POST /v1/auth/wechat_login" = {per_ip = "20/minute"}}',
-    )
-
-    _valid = field_validator("per_ip", "per_user")(lambda cls, v: check_limit(v))
 
 
 def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
@@ -110,7 +68,7 @@ class Limiter:
         if cache.name == "memory":
             return MemoryStorage()
         return RedisStorage(
-            "async+redis://cache-port",
+            "async+redis://cache-port:6379",  # not dialled: the connection pool below is used
             implementation="redispy",
             key_prefix=cache.key("ratelimit"),
             connection_pool=cache.client.connection_pool,
@@ -144,11 +102,11 @@ class Limiter:
 
 
 def build_ratelimit_middleware(
-    limiter: Callable[[], Limiter],
+    limiter: Limiter,
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        await limiter().check_ip(request)
+        await limiter.check_ip(request)
         return await handler(request)
 
     return ratelimit_middleware

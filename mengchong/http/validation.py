@@ -19,15 +19,19 @@ LOCATIONS = ("json", "querystring", "match_info", "headers", "form", "cookies", 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def field_name(path: str) -> str:
+    """marshmallow names a whole-object error ``_schema``: name the object instead."""
+    if path in ("_schema", "json"):
+        return "body"
+    return path.removesuffix("._schema")
+
+
 def validation_error(error: m.ValidationError, *_: Any, **__: Any) -> NoReturn:
     """apigami's ``error_callback``: the field errors of one location, flattened and named."""
     messages: Any = error.messages
     if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in LOCATIONS:
         messages = next(iter(messages.values()))
-    errors = [
-        FieldError("body" if e.field in ("_schema", "json") else e.field, e.message)
-        for e in flatten_messages(messages)
-    ]
+    errors = [FieldError(field_name(e.field), e.message) for e in flatten_messages(messages)]
     names = ", ".join(dict.fromkeys(e.field for e in errors))
     raise ApiError(ErrorCode.BAD_FIELD, f"Invalid request: {names}", errors)
 

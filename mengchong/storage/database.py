@@ -9,8 +9,10 @@ Schema changes go through tortoise's own migrations (``python -m mengchong migra
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -52,6 +54,24 @@ def ensure_sqlite_directory(url: str) -> None:
     path = url.removeprefix("sqlite://").split("?", 1)[0]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+_NUMBERED_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=64)
+def _in_dialect(dialect: str, sql: str) -> str:
+    # SQLite understands numbered parameters as ?NNN, so one statement text serves both dialects.
+    return _NUMBERED_PLACEHOLDER.sub(r"?\1", sql) if dialect == "sqlite" else sql
+
+
+async def fetch_rows(connection: BaseDBAsyncClient, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Run one statement written with PostgreSQL's ``$1`` placeholders on either dialect.
+
+    Always through ``execute_query_dict``: tortoise's asyncpg ``execute_query`` drops the rows
+    of an UPDATE or INSERT, and these statements return what they changed.
+    """
+    return await connection.execute_query_dict(_in_dialect(connection.capabilities.dialect, sql), params)
 
 
 class Database:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
-from support import run_cli
 
 from mengchong.config import (
     ConfigError,
@@ -16,6 +15,7 @@ from mengchong.config import (
     load_settings,
     validate_plugin_sections,
 )
+from support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import eventually, settings_from
 
 from mengchong.events import EVENTS_QUEUE
 from mengchong.keys import database_key, events_key, metrics_key, queue_key
 from mengchong.storage.models import OutboxEvent
+from support import eventually, settings_from
 
 
 @pytest.fixture

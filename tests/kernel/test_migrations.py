@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from support import run_cli, settings_from
 from tortoise.cli.cli import tortoise_cli_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from mengchong.app import KERNEL_MODELS, build_database
+from support import run_cli, settings_from
 
 ROOT = Path(__file__).resolve().parents[2]
 

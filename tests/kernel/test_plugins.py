@@ -5,11 +5,11 @@ add nothing; the CLI lists what is installed."""
 from __future__ import annotations
 
 import pytest
-from support import eventually, run_cli, settings_from
 
 from mengchong.app import create_app
 from mengchong.config import ConfigError
 from mengchong.keys import database_key, plugins_key
+from support import eventually, run_cli, settings_from
 
 
 async def test_a_plugin_registered_with_pm_register_adds_route_model_task_and_handler(

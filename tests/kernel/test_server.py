@@ -11,6 +11,7 @@ import sys
 import time
 
 import aiohttp
+
 from support import clean_env, run_cli
 
 

@@ -6,8 +6,8 @@ import base64
 import os
 
 import pytest
-from fakes.wechat import APPID, SECRET, FakeWechat, session_key_for
 
+from fakes.wechat import APPID, SECRET, FakeWechat, session_key_for
 from mengchong.config import WechatSettings
 from mengchong.wechat import DecryptError, WechatClient, WechatError, decrypt_user_data, encrypt_user_data
 

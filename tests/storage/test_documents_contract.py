@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import MONGO_URL, require_service, unique_name
 from mongomock_motor import AsyncMongoMockClient
 
 from mengchong.config import DocumentsSettings
@@ -30,6 +29,7 @@ from mengchong.storage.documents import (
 )
 from mengchong.storage.documents_mongo import MongoDocumentStore
 from mengchong.storage.documents_sql import SqlCollection, SqlDocumentStore
+from support import MONGO_URL, require_service, unique_name
 
 CORE = ModelSet("core", ["mengchong.storage.models"], "mengchong.migrations")
 MONGO_VARIANT = "mongodb-real" if MONGO_URL else "mongodb-mongomock"

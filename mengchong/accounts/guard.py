@@ -1,0 +1,115 @@
+"""Who is calling: the bearer token, checked against the user's current token version on
+every request, so logout and bans take effect at once, not at the token's expiry.
+
+The version, role and ban flag of a user live in the cache port under ``auth:<user id>``.
+Readers fill a missing entry with SET NX; writers (logout, ban, role change) SET it after
+their commit, so a reader racing a writer can never put an older state back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import web
+
+from mengchong.accounts.models import User
+from mengchong.accounts.tokens import TokenError
+from mengchong.http.errors import ApiError, ErrorCode
+from mengchong.keys import CURRENT_USER, cache_key, limiter_key, tokens_key
+from mengchong.storage.cache import Cache
+
+AUTH_STATE_TTL_SECONDS = 3600
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="mengchong"'}
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    role: str
+    openid: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class AuthState:
+    version: int
+    role: str
+    openid: str
+    banned: bool
+
+    @classmethod
+    def of(cls, user: User) -> AuthState:
+        return cls(user.token_version, user.role, user.openid, user.banned_at is not None)
+
+    def as_json(self) -> list[object]:
+        return [self.version, self.role, self.openid, self.banned]
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(ErrorCode.UNAUTHORIZED, message, headers=UNAUTHORIZED_HEADERS)
+
+
+def auth_state_key(cache: Cache, user_id: int) -> str:
+    return cache.key("auth", str(user_id))
+
+
+async def publish_auth_state(cache: Cache, user: User) -> None:
+    """After a commit that changed the user's version, role or ban: make it the cached truth."""
+    await cache.set_json(auth_state_key(cache, user.id), AuthState.of(user).as_json(), AUTH_STATE_TTL_SECONDS)
+
+
+async def load_auth_state(cache: Cache, user_id: int) -> AuthState | None:
+    key = auth_state_key(cache, user_id)
+    cached = await cache.get_json(key)
+    if cached is not None:
+        version, role, openid, banned = cached
+        return AuthState(int(version), str(role), str(openid), bool(banned))
+    user = await User.get_or_none(id=user_id).only("id", "token_version", "role", "openid", "banned_at")
+    if user is None:
+        return None
+    state = AuthState.of(user)
+    await cache.client.set(key, orjson.dumps(state.as_json()), ex=AUTH_STATE_TTL_SECONDS, nx=True)
+    return state
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("Missing bearer token")
+    return token.strip()
+
+
+async def current_user(request: web.Request) -> CurrentUser:
+    """The authenticated caller (401 otherwise); counts the request against the per-user limit."""
+    known = request.get(CURRENT_USER)
+    if known is not None:
+        return known
+    app = request.app
+    try:
+        claims = app[tokens_key].verify(bearer_token(request))
+    except TokenError as exc:
+        raise unauthorized(f"Invalid token: {exc}") from None
+    state = await load_auth_state(app[cache_key], claims.user_id)
+    if state is None:
+        raise unauthorized("Invalid token: unknown user")
+    if state.banned:
+        raise unauthorized("This account is banned")
+    if state.version != claims.version:
+        raise unauthorized("Token revoked: log in again")
+    user = CurrentUser(claims.user_id, state.role, state.openid)
+    request[CURRENT_USER] = user
+    await app[limiter_key].check_user(request, user.id)
+    return user
+
+
+async def require_admin(request: web.Request) -> CurrentUser:
+    """The authenticated caller if an admin; 403 for anyone else."""
+    user = await current_user(request)
+    if not user.is_admin:
+        raise ApiError(ErrorCode.FORBIDDEN, "Admins only")
+    return user

@@ -1,0 +1,181 @@
+"""The accounts routes of seed §5.1 and §5.2, plus logout and the admin ban."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, request_schema
+
+from mengchong.accounts import schemas
+from mengchong.accounts.guard import bearer_token, current_user, require_admin
+from mengchong.accounts.login import revoke_tokens, wechat_login
+from mengchong.accounts.models import User, UserSettings
+from mengchong.http.envelope import ok
+from mengchong.http.errors import field_error, not_found
+from mengchong.keys import database_key, files_key, tokens_key
+from mengchong.moderation import checked_text
+from mengchong.storage.files import is_key
+
+routes = web.RouteTableDef()
+AUTH = [{"bearerAuth": []}]
+
+
+def user_info(user: User, is_new_user: bool) -> dict[str, Any]:
+    return {
+        "user_id": str(user.id),
+        "openid": user.openid,
+        "nickname": user.nickname,
+        "avatar_url": user.avatar_url,
+        "is_new_user": is_new_user,
+    }
+
+
+async def settings_of(user_id: int) -> dict[str, dict[str, bool]]:
+    saved = await UserSettings.get_or_none(user_id=user_id)
+    return {
+        "notification_prefs": {
+            **schemas.DEFAULT_NOTIFICATION_PREFS,
+            **(saved.notification_prefs if saved else {}),
+        },
+        "privacy_prefs": {**schemas.DEFAULT_PRIVACY_PREFS, **(saved.privacy_prefs if saved else {})},
+    }
+
+
+async def profile_of(user_id: int) -> dict[str, Any]:
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        raise not_found("User")
+    return {
+        "user_id": str(user.id),
+        "nickname": user.nickname,
+        "avatar_url": user.avatar_url,
+        "gender": user.gender,
+        "birthday": user.birthday.isoformat() if user.birthday else None,
+        "points_balance": user.points_balance,
+        "role": user.role,
+        **await settings_of(user_id),
+    }
+
+
+@routes.post("/v1/auth/wechat_login")
+@docs(tags=["auth"], summary="Log in (or register) with a wx.login code")
+@request_schema(schemas.LoginBody)
+async def login(request: web.Request) -> web.Response:
+    body = request["data"]
+    result = await wechat_login(
+        request,
+        body["code"],
+        encrypted_data=body.get("encryptedData"),
+        iv=body.get("iv"),
+        agreed_privacy_policy=body["agreed_privacy_policy"],
+    )
+    data = {
+        "token": result.token,
+        "expires_in": result.expires_in,
+        "user_info": user_info(result.user, result.is_new_user),
+    }
+    return ok(data, "Login successful")
+
+
+@routes.get("/v1/auth/check_session")
+@docs(tags=["auth"], summary="Is this token still valid, and for how long", security=AUTH)
+async def check_session(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    claims = request.app[tokens_key].verify(bearer_token(request))
+    return ok(
+        {"user_id": str(user.id), "expires_in": max(0, int(claims.expires_at - time.time()))},
+        "Session is valid",
+    )
+
+
+@routes.post("/v1/auth/logout")
+@docs(tags=["auth"], summary="Revoke every token of the caller", security=AUTH)
+async def logout(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    await revoke_tokens(request.app, user.id)
+    return ok(None, "Logged out")
+
+
+@routes.post("/v1/admin/users/{user_id}/ban")
+@docs(tags=["admin"], summary="Ban a user: every token of theirs stops working at once", security=AUTH)
+@match_info_schema(schemas.UserIdPath)
+async def ban(request: web.Request) -> web.Response:
+    await require_admin(request)
+    user = await revoke_tokens(request.app, request["match_info"]["user_id"], ban=True)
+    return ok({"user_id": str(user.id), "banned": True}, "User banned")
+
+
+@routes.delete("/v1/admin/users/{user_id}/ban")
+@docs(tags=["admin"], summary="Lift a ban (the user logs in again)", security=AUTH)
+@match_info_schema(schemas.UserIdPath)
+async def unban(request: web.Request) -> web.Response:
+    await require_admin(request)
+    user = await revoke_tokens(request.app, request["match_info"]["user_id"], ban=False)
+    return ok({"user_id": str(user.id), "banned": False}, "Ban lifted")
+
+
+@routes.get("/v1/users/profile")
+@docs(tags=["users"], summary="The caller's profile and settings", security=AUTH)
+async def get_profile(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    return ok(await profile_of(user.id))
+
+
+@routes.put("/v1/users/profile")
+@docs(tags=["users"], summary="Change nickname, avatar, gender or birthday", security=AUTH)
+@request_schema(schemas.ProfileUpdate)
+async def put_profile(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    body = dict(request["data"])
+    if "nickname" in body:
+        body["nickname"] = await checked_text(
+            request, "nickname", body["nickname"], user.openid, schemas.NICKNAME_MAX
+        )
+    if "avatar_url" in body:
+        body["avatar_url"] = await checked_avatar(request, body["avatar_url"])
+    if body:
+        await User.filter(id=user.id).update(**body)
+    return ok(await profile_of(user.id), "Profile updated successfully")
+
+
+async def checked_avatar(request: web.Request, value: str) -> str:
+    """An https URL, or the id of a file the files port holds."""
+    if value.startswith("https://") and len(value) > len("https://"):
+        return value
+    if is_key(value) and await request.app[files_key].exists(value):
+        return value
+    raise field_error("avatar_url", "must be an https URL or the id of an uploaded file")
+
+
+@routes.post("/v1/users/avatar")
+@docs(tags=["users"], summary="Set the avatar URL (after uploading the image)", security=AUTH)
+@request_schema(schemas.AvatarBody)
+async def post_avatar(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    avatar_url = await checked_avatar(request, request["data"]["avatar_url"])
+    await User.filter(id=user.id).update(avatar_url=avatar_url)
+    return ok({"avatar_url": avatar_url}, "Avatar URL updated successfully")
+
+
+@routes.get("/v1/users/settings")
+@docs(tags=["users"], summary="Notification and privacy settings (defaults until saved)", security=AUTH)
+async def get_settings(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    return ok(await settings_of(user.id), "Settings retrieved successfully")
+
+
+@routes.put("/v1/users/settings")
+@docs(tags=["users"], summary="Change settings; keys not sent keep their value", security=AUTH)
+@request_schema(schemas.SettingsUpdate)
+async def put_settings(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    body = request["data"]
+    async with request.app[database_key].transaction():
+        saved, _ = await UserSettings.get_or_create(user_id=user.id)
+        saved = await UserSettings.filter(id=saved.id).select_for_update().get()
+        saved.notification_prefs = {**saved.notification_prefs, **body.get("notification_prefs", {})}
+        saved.privacy_prefs = {**saved.privacy_prefs, **body.get("privacy_prefs", {})}
+        await saved.save()
+    return ok(await settings_of(user.id), "Settings updated successfully")

@@ -1,0 +1,122 @@
+"""Default plugin: the economy's routes — an admin's points adjustment and a user's own ledger.
+
+The services behind them (:mod:`mengchong.economy.points`, :mod:`mengchong.economy.inventory`)
+are what other plugins call; these routes are only the operator's and the user's window on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import marshmallow as m
+from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
+
+from mengchong.accounts.guard import current_user, require_admin
+from mengchong.accounts.schemas import UserIdPath
+from mengchong.economy.models import PointsLedgerEntry
+from mengchong.economy.points import REASON_MAX, grant_points, spend_points
+from mengchong.hookspecs import hookimpl
+from mengchong.http.envelope import ok
+from mengchong.http.pagination import Page, PageQuery
+from mengchong.keys import database_key, events_key
+
+log = logging.getLogger("mengchong.economy")
+
+routes = web.RouteTableDef()
+AUTH = [{"bearerAuth": []}]
+ADMIN_DELTA_MAX = 1_000_000  # far above any real adjustment; catches an extra digit or two
+
+
+def not_zero(value: int) -> None:
+    if value == 0:
+        raise m.ValidationError("must not be zero")
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise m.ValidationError("must not be blank")
+
+
+class PointsAdjustment(m.Schema):
+    class Meta:
+        unknown = m.RAISE
+
+    delta = m.fields.Integer(
+        required=True,
+        strict=True,
+        validate=[m.validate.Range(min=-ADMIN_DELTA_MAX, max=ADMIN_DELTA_MAX), not_zero],
+        metadata={"description": "Points to add (negative to take away), never zero"},
+    )
+    reason = m.fields.String(
+        required=True,
+        validate=[m.validate.Length(min=1, max=REASON_MAX), not_blank],
+        metadata={"description": "Why, as it appears in the user's ledger"},
+    )
+
+
+def ledger_item(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entry_id": str(entry["id"]),
+        "delta": entry["delta"],
+        "reason": entry["reason"],
+        "ref": entry["ref"],
+        "balance_after": entry["balance_after"],
+        "created_at": entry["created_at"].isoformat(),
+    }
+
+
+@routes.post("/v1/admin/users/{user_id}/points")
+@docs(tags=["admin"], summary="Add points to or take points from a user (admins only)", security=AUTH)
+@match_info_schema(UserIdPath)
+@request_schema(PointsAdjustment)
+async def adjust_points(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    user_id: int = request["match_info"]["user_id"]
+    delta: int = request["data"]["delta"]
+    reason: str = request["data"]["reason"]
+    database, events = request.app[database_key], request.app[events_key]
+    if delta > 0:
+        result = await grant_points(database, user_id, delta, reason, events=events)
+    else:
+        result = await spend_points(database, user_id, -delta, reason, events=events)
+    log.info(
+        "admin %s changed the points of user %s by %s (%s)",
+        admin.id,
+        user_id,
+        delta,
+        reason,
+        extra={"admin_id": admin.id, "user_id": user_id, "delta": delta, "entry_id": result.entry_id},
+    )
+    data = {
+        "user_id": str(result.user_id),
+        "delta": result.delta,
+        "balance": result.balance,
+        "reason": result.reason,
+        "entry_id": str(result.entry_id),
+    }
+    return ok(data, "Points changed")
+
+
+@routes.get("/v1/users/points/ledger")
+@docs(tags=["users"], summary="The caller's points ledger, newest first", security=AUTH)
+@querystring_schema(PageQuery)
+async def points_ledger(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    page = Page.from_query(request["querystring"])
+    entries = PointsLedgerEntry.filter(user_id=user.id)
+    total = await entries.count()
+    rows = (
+        await entries.order_by("-id")
+        .offset(page.offset)
+        .limit(page.limit)
+        .values("id", "delta", "reason", "ref", "balance_after", "created_at")
+    )
+    return ok(page.envelope([ledger_item(row) for row in rows], total))
+
+
+@hookimpl
+def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
+    return routes

@@ -1,0 +1,55 @@
+"""Rate limits: per IP and per user, per-route overrides, 429 with Retry-After in the
+envelope, exempt paths, and counters shared by two app instances on one Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import bearer, login, settings_from
+
+
+def limits(**ratelimit) -> dict:
+    return {"ratelimit": {"per_ip": "1000/minute", "per_user": "1000/minute", **ratelimit}}
+
+
+async def test_a_route_override_limits_per_ip_with_retry_after(profile, make_client):
+    settings = settings_from(profile, **limits(routes={"GET /v1/users/settings": {"per_ip": "3/minute"}}))
+    client = await make_client(settings)
+    statuses = [(await client.get("/v1/users/settings")).status for _ in range(3)]
+    assert statuses == [401, 401, 401]  # counted even before authentication
+    refused = await client.get("/v1/users/settings")
+    body = await refused.json()
+    assert refused.status == 429
+    assert body["code"] == 42901
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert (await client.get("/v1/users/profile")).status == 401  # another route, its own count
+
+
+async def test_per_user_limits_follow_the_user_not_the_connection(profile, make_client):
+    client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
+    alice = bearer((await login(client, "alice"))["token"])
+    bob = bearer((await login(client, "bob"))["token"])
+    assert [(await client.get("/v1/users/profile", headers=alice)).status for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    assert (await client.get("/v1/users/profile", headers=bob)).status == 200
+
+
+async def test_exempt_paths_and_the_off_switch(profile, make_client):
+    client = await make_client(settings_from(profile, **limits(per_ip="1/minute")))
+    assert {(await client.get("/healthz")).status for _ in range(5)} == {200}
+    off = await make_client(settings_from(profile, ratelimit={"enabled": False, "per_ip": "1/minute"}))
+    assert {(await off.get("/v1/users/profile")).status for _ in range(5)} == {401}
+
+
+@pytest.mark.parametrize("profile", [pytest.param("services", marks=pytest.mark.services)], indirect=True)
+async def test_two_app_instances_share_the_counters_through_redis(profile, make_client):
+    settings = settings_from(profile, **limits(routes={"GET /v1/users/settings": {"per_ip": "4/minute"}}))
+    first, second = await make_client(settings), await make_client(settings)
+    assert first.server.app is not second.server.app
+    seen = [(await client.get("/v1/users/settings")).status for client in (first, second, first, second)]
+    assert seen == [401, 401, 401, 401]
+    assert (await first.get("/v1/users/settings")).status == 429
+    assert (await second.get("/v1/users/settings")).status == 429

@@ -1,0 +1,227 @@
+"""The economy's routes on both runtime profiles: an admin's points adjustment (validated,
+admins only, 404 for nobody) and a user's own ledger, paginated newest first; and the
+``points.changed`` event, published after the commit and once per applied change."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from mengchong import hookimpl
+from mengchong.accounts.models import User
+from mengchong.economy.points import grant_points, spend_points
+from mengchong.keys import database_key, events_key
+from support import bearer, eventually, login, settings_from
+
+ITEM_KEYS = {"entry_id", "delta", "reason", "ref", "balance_after", "created_at"}
+
+
+async def committed_balance(url: str, user_id: int) -> int:
+    """The balance as another connection sees it: only what has committed."""
+    if url.startswith("sqlite://"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite://"))) as connection:
+            row = connection.execute("SELECT points_balance FROM users WHERE id = ?", [user_id]).fetchone()
+        return row[0]
+    connection = await asyncpg.connect(url)
+    try:
+        return await connection.fetchval("SELECT points_balance FROM users WHERE id = $1", user_id)
+    finally:
+        await connection.close()
+
+
+class PointsEvents:
+    """A plugin noting every ``points.changed`` event and the committed balance at that moment."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.seen: list[tuple[dict[str, Any], int]] = []
+
+    @hookimpl
+    async def mengchong_event(self, app, event) -> None:
+        if event.name == "points.changed":
+            balance = await committed_balance(self.database_url, event.payload["user_id"])
+            self.seen.append((event.payload, balance))
+
+
+@pytest.fixture
+def points_events(profile) -> PointsEvents:
+    return PointsEvents(profile["database"]["url"])
+
+
+@pytest.fixture
+async def client(make_client, profile, points_events):
+    settings = settings_from(profile, auth={"admin_openids": ["mock-boss"]})
+    return await make_client(settings, [("points_events", points_events)])
+
+
+@pytest.fixture
+async def admin(client) -> dict[str, str]:
+    return bearer((await login(client, "boss"))["token"])
+
+
+async def user_of(client, code: str) -> tuple[int, dict[str, str]]:
+    data = await login(client, code)
+    return int(data["user_info"]["user_id"]), bearer(data["token"])
+
+
+async def adjust(client, headers: dict[str, str], user_id: Any, body: Any) -> tuple[int, dict[str, Any]]:
+    response = await client.post(f"/v1/admin/users/{user_id}/points", json=body, headers=headers)
+    return response.status, await response.json()
+
+
+async def balance_of(client, user_id: int) -> int:
+    with client.app[database_key].activate():
+        return (await User.get(id=user_id)).points_balance
+
+
+async def ledger(client, headers: dict[str, str], query: str = "") -> tuple[int, dict[str, Any]]:
+    response = await client.get(f"/v1/users/points/ledger{query}", headers=headers)
+    return response.status, await response.json()
+
+
+async def test_an_admin_grants_and_takes_points(client, admin, points_events):
+    alice, _ = await user_of(client, "alice")
+
+    status, body = await adjust(client, admin, alice, {"delta": 50, "reason": "compensation"})
+    assert status == 200, body
+    data = body["data"]
+    assert body["code"] == 0
+    assert data == {
+        "user_id": str(alice),
+        "delta": 50,
+        "balance": 50,
+        "reason": "compensation",
+        "entry_id": data["entry_id"],
+    }
+    assert int(data["entry_id"]) > 0
+
+    status, body = await adjust(client, admin, alice, {"delta": -20, "reason": "correction"})
+    assert (status, body["data"]["balance"], body["data"]["delta"]) == (200, 30, -20)
+
+    status, body = await adjust(client, admin, alice, {"delta": -31, "reason": "correction"})
+    assert (status, body["code"]) == (422, 42201), body
+    assert await balance_of(client, alice) == 30
+
+    await eventually(lambda: len(points_events.seen) == 2)
+    assert [balance for _, balance in points_events.seen] == [50, 30]
+    payloads = [payload for payload, _ in points_events.seen]
+    assert payloads == [
+        {"user_id": alice, "delta": 50, "balance": 50, "reason": "compensation", "ref": None},
+        {"user_id": alice, "delta": -20, "balance": 30, "reason": "correction", "ref": None},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path_id", "body", "field"),
+    [
+        ("{id}", {"delta": 0, "reason": "x"}, "delta"),
+        ("{id}", {"delta": 1.5, "reason": "x"}, "delta"),
+        ("{id}", {"delta": "5", "reason": "x"}, "delta"),
+        ("{id}", {"delta": True, "reason": "x"}, "delta"),
+        ("{id}", {"delta": 1_000_001, "reason": "x"}, "delta"),
+        ("{id}", {"delta": -1_000_001, "reason": "x"}, "delta"),
+        ("{id}", {"reason": "x"}, "delta"),
+        ("{id}", {"delta": 5, "reason": ""}, "reason"),
+        ("{id}", {"delta": 5, "reason": "   "}, "reason"),
+        ("{id}", {"delta": 5, "reason": "x" * 33}, "reason"),
+        ("{id}", {"delta": 5, "reason": 7}, "reason"),
+        ("{id}", {"delta": 5}, "reason"),
+        ("{id}", {"delta": 5, "reason": "x", "ref": "y"}, "ref"),
+        ("abc", {"delta": 5, "reason": "x"}, "user_id"),
+        ("0", {"delta": 5, "reason": "x"}, "user_id"),
+    ],
+)
+async def test_the_adjustment_is_validated_naming_the_field(client, admin, path_id, body, field):
+    alice, _ = await user_of(client, "alice")
+    status, payload = await adjust(client, admin, path_id.format(id=alice), body)
+    assert (status, payload["code"]) == (400, 40001), payload
+    assert field in {error["field"] for error in payload["errors"]}
+    assert await balance_of(client, alice) == 0
+
+
+async def test_only_admins_adjust_points(client):
+    alice, alice_auth = await user_of(client, "alice")
+    status, body = await adjust(client, alice_auth, alice, {"delta": 1000, "reason": "free money"})
+    assert (status, body["code"]) == (403, 40301)
+    status, body = await adjust(client, {}, alice, {"delta": 1000, "reason": "free money"})
+    assert (status, body["code"]) == (401, 40101)
+    assert await balance_of(client, alice) == 0
+
+
+async def test_adjusting_an_unknown_user_is_not_found(client, admin):
+    status, body = await adjust(client, admin, 987_654, {"delta": 5, "reason": "x"})
+    assert (status, body["code"]) == (404, 40401), body
+
+
+async def test_the_ledger_is_the_callers_own_newest_first_and_paginated(client):
+    alice, alice_auth = await user_of(client, "alice")
+    bob, bob_auth = await user_of(client, "bob")
+    database = client.app[database_key]
+    for day in range(1, 12):
+        await grant_points(database, alice, day, "checkin", f"2024-05-{day:02d}")
+    await spend_points(database, alice, 10, "mall.order")
+    await grant_points(database, bob, 99, "checkin", "2024-05-01")
+
+    status, body = await ledger(client, alice_auth, "?page=2&limit=5")
+    assert status == 200, body
+    page = body["data"]
+    assert {k: page[k] for k in ("total", "page", "limit", "totalPages")} == {
+        "total": 12,
+        "page": 2,
+        "limit": 5,
+        "totalPages": 3,
+    }
+    assert [item["delta"] for item in page["items"]] == [7, 6, 5, 4, 3]
+    item = page["items"][0]
+    assert set(item) == ITEM_KEYS
+    assert (item["reason"], item["ref"], item["balance_after"]) == ("checkin", "2024-05-07", 28)
+    assert isinstance(item["entry_id"], str)
+    assert datetime.fromisoformat(item["created_at"]).utcoffset() is not None
+
+    status, body = await ledger(client, alice_auth)
+    first = body["data"]["items"]
+    assert (len(first), body["data"]["limit"]) == (10, 10)
+    assert (first[0]["delta"], first[0]["ref"], first[0]["balance_after"]) == (-10, None, 56)
+    assert [int(i["entry_id"]) for i in first] == sorted((int(i["entry_id"]) for i in first), reverse=True)
+
+    status, body = await ledger(client, alice_auth, "?page=3&limit=5")
+    assert [item["delta"] for item in body["data"]["items"]] == [2, 1]
+    status, body = await ledger(client, alice_auth, "?page=4&limit=5")
+    assert (status, body["data"]["items"], body["data"]["total"]) == (200, [], 12)
+
+    status, body = await ledger(client, bob_auth)
+    assert [(i["delta"], i["balance_after"]) for i in body["data"]["items"]] == [(99, 99)]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("?page=0", "page"), ("?limit=101", "limit"), ("?limit=x", "limit")]
+)
+async def test_the_ledger_query_is_validated(client, query, field):
+    _, alice_auth = await user_of(client, "alice")
+    status, body = await ledger(client, alice_auth, query)
+    assert (status, body["code"]) == (400, 40001), body
+    assert field in {error["field"] for error in body["errors"]}
+
+
+async def test_the_ledger_needs_a_token(client):
+    status, body = await ledger(client, {})
+    assert (status, body["code"]) == (401, 40101)
+
+
+async def test_points_changed_is_published_after_the_commit_once_per_applied_change(client, points_events):
+    alice, _ = await user_of(client, "alice")
+    database, events = client.app[database_key], client.app[events_key]
+    first = await grant_points(database, alice, 10, "checkin", "2024-05-01", events=events)
+    again = await grant_points(database, alice, 10, "checkin", "2024-05-01", events=events)
+    await grant_points(database, alice, 5, "quiet")  # no bus given: nothing published
+    assert first.applied
+    assert not again.applied
+
+    expected = {"user_id": alice, "delta": 10, "balance": 10, "reason": "checkin", "ref": "2024-05-01"}
+    # The handler read the balance through a connection of its own: the change had committed.
+    assert points_events.seen == [(expected, 10)]
