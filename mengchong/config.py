@@ -207,7 +207,7 @@ class EventsSettings(Section):
 
 class PluginsSettings(Section):
     enabled: list[str] = Field(
-        default_factory=list, description="domain plugins to load (see `mengchong plugins`)"
+        default_factory=lambda: ["pets"], description="domain plugins to load (see `mengchong plugins`)"
     )
 
 
@@ -355,19 +355,25 @@ def load_settings(
     return build_settings(raw, str(config_path) if config_path else "built-in defaults")
 
 
-def reference_table() -> str:
-    """Markdown table of every kernel key: its default, environment variable and meaning."""
+TABLE_DEFAULT_LIMIT = 80  # longer defaults (whole catalogues) are shown as "(table)"
+
+
+def reference_table(sections: Mapping[str, type[BaseModel]] | None = None) -> str:
+    """Markdown table of every key of ``sections`` (the kernel's by default): its default, its
+    environment variable and its meaning."""
+    if sections is None:
+        sections = {}
+        for section, section_field in Settings.model_fields.items():
+            model = section_field.annotation
+            if section in KERNEL_SECTIONS and isinstance(model, type) and issubclass(model, BaseModel):
+                sections[section] = model
     rows = ["| key | default | environment variable | meaning |", "|---|---|---|---|"]
-    for section, section_field in Settings.model_fields.items():
-        if section not in KERNEL_SECTIONS:
-            continue
-        model = section_field.annotation
-        assert isinstance(model, type)
-        assert issubclass(model, BaseModel)
+    for section, model in sections.items():
         for key, info in model.model_fields.items():
             default = info.get_default(call_default_factory=True)
             plain = TypeAdapter(info.annotation).dump_python(default, mode="json", exclude_none=True)
-            shown = f"`{json.dumps(plain, ensure_ascii=False)}`"
+            text = json.dumps(plain, ensure_ascii=False)
+            shown = f"`{text}`" if len(text) <= TABLE_DEFAULT_LIMIT else "(table)"
             env = f"`{ENV_PREFIX}{section.upper()}__{key.upper()}`"
             rows.append(f"| `{section}.{key}` | {shown} | {env} | {info.description or ''} |")
     return "\n".join(rows)

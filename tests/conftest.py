@@ -89,7 +89,7 @@ def queue_prefix() -> str:
 
 # Logical queue names the app declares; app tests on RabbitMQ delete them (and their retry and
 # dead-letter queues) afterwards. Add a plugin's queue here when it gets one.
-APP_QUEUES = ["events"]
+APP_QUEUES = ["events", "pets.generate"]
 
 
 @pytest.fixture

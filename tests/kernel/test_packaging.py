@@ -25,3 +25,12 @@ def test_the_readme_config_reference_is_current():
     start = readme.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
     end = readme.index("<!-- config-reference:end -->")
     assert readme[start:end].strip() == reference_table().strip(), "paste `mengchong config --reference`"
+
+
+def test_the_readme_pets_reference_is_current():
+    from mengchong_plugins.pets.settings import PetsSettings
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- pets-reference:start -->\n") + len("<!-- pets-reference:start -->\n")
+    end = readme.index("<!-- pets-reference:end -->")
+    assert readme[start:end].strip() == reference_table({"pets": PetsSettings}).strip()

@@ -1,0 +1,50 @@
+"""The pets plugin: photo upload, pet generation, adoption, status decay and the five
+interactions (seed §5.3, §5.4). Pets live in the documents port; items come from the kernel's
+inventory; ``pet.adopted``, ``pet.interacted`` and ``pet.leveled_up`` events tell the rest.
+Its settings are the ``[pets]`` section (:class:`mengchong_plugins.pets.settings.PetsSettings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from functools import partial
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from mengchong import hookimpl
+from mengchong.keys import queue_key, settings_key
+from mengchong_plugins.pets import generation, store
+from mengchong_plugins.pets.generator import build_generator
+from mengchong_plugins.pets.routes import routes
+from mengchong_plugins.pets.service import pets_settings
+from mengchong_plugins.pets.settings import PetsSettings
+
+
+@hookimpl
+def mengchong_settings() -> tuple[str, type[BaseModel]]:
+    return "pets", PetsSettings
+
+
+@hookimpl
+def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
+    return routes
+
+
+@hookimpl
+def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        settings = pets_settings(app)
+        app[generation.generator_key] = build_generator(settings.generator)
+        app[generation.ttl_key] = settings.generation_result_ttl_seconds
+        await store.pets(app).ensure_index("user_id", "created_at")
+        await store.interactions(app).ensure_index("pet_id", "created_at")
+        max_attempts = app[settings_key].queue.max_attempts
+        consumer = partial(generation.run, app, max_attempts=max_attempts)
+        await app[queue_key].consume(generation.GENERATION_QUEUE, consumer)
+        yield
+        close = getattr(app[generation.generator_key], "close", None)
+        if close is not None:
+            await close()
+
+    return lifespan(app)

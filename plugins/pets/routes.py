@@ -1,0 +1,181 @@
+"""The pets routes of seed §5.3 and §5.4."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
+
+from mengchong.accounts.guard import current_user
+from mengchong.http.envelope import ok
+from mengchong.http.errors import forbidden, not_found
+from mengchong.http.pagination import Page, PageQuery
+from mengchong.keys import cache_key, documents_key, files_key, settings_key
+from mengchong.moderation import checked_text
+from mengchong_plugins.pets import generation, photos, schemas, service, store
+
+routes = web.RouteTableDef()
+AUTH = [{"bearerAuth": []}]
+PHOTOS = "pet_photos"
+
+
+def photo_url(request: web.Request, photo_id: str | None, user_id: int) -> str | None:
+    if not photo_id:
+        return None
+    settings = request.app[settings_key]
+    return photos.signed_url(settings.app.public_url, settings.auth.jwt_secret, photo_id, user_id)
+
+
+@routes.post("/v1/pets/upload_photo")
+@docs(tags=["pets"], summary="Upload a photo (multipart field 'file': JPEG, PNG or WebP)", security=AUTH)
+async def upload_photo(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    settings = service.pets_settings(request.app)
+    raw = await photos.read_upload(request, settings.photo_max_bytes)
+    photo = await photos.clean_photo(raw, settings.photo_max_pixels)
+    file_key = await request.app[files_key].put(photo.data, suffix=photo.suffix)
+    photo_id = uuid.uuid4().hex
+    record = {
+        "user_id": user.id,
+        "file_key": file_key,
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "created_at": store.iso(datetime.now(UTC)),
+    }
+    await request.app[documents_key].collection(PHOTOS).insert(record, doc_id=photo_id)
+    data = {"photo_id": photo_id, "photo_url": photo_url(request, photo_id, user.id)}
+    return ok(data, "Photo uploaded successfully")
+
+
+async def owned_photo(request: web.Request, photo_id: str, user_id: int) -> dict[str, Any]:
+    photo = await request.app[documents_key].collection(PHOTOS).get(photo_id)
+    if photo is None:
+        raise not_found("Photo")
+    if photo["user_id"] != user_id:
+        raise forbidden("This photo belongs to another user")
+    return photo
+
+
+@routes.get("/v1/pets/photos/{photo_id}")
+@docs(tags=["pets"], summary="A photo, for its owner (signed URL or bearer token)")
+@match_info_schema(schemas.PhotoPath)
+async def get_photo(request: web.Request) -> web.StreamResponse:
+    photo_id = request["match_info"]["photo_id"]
+    secret = request.app[settings_key].auth.jwt_secret
+    user_id = photos.verify_signature(secret, photo_id, dict(request.query))
+    if user_id is None:
+        user_id = (await current_user(request)).id
+    photo = await owned_photo(request, photo_id, user_id)
+    data = await request.app[files_key].get(photo["file_key"])
+    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return web.Response(body=data, content_type=photo["content_type"], headers=headers)
+
+
+@routes.post("/v1/pets/generate")
+@docs(tags=["pets"], summary="Start generating a pet from a photo; poll the task", security=AUTH)
+@request_schema(schemas.GenerateBody)
+async def generate(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    body = request["data"]
+    photo = await owned_photo(request, body["photo_id"], user.id)
+    task_id = await generation.start(request.app, user.id, photo, body["user_selected_attributes"])
+    return ok({"generation_task_id": task_id, "status": "pending"}, "Pet generation initiated")
+
+
+@routes.get("/v1/pets/generate/{task_id}")
+@docs(tags=["pets"], summary="A generation task: pending, done (with the preview) or failed", security=AUTH)
+@match_info_schema(schemas.TaskPath)
+async def generation_status(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    app, task_id = request.app, request["match_info"]["task_id"]
+    task = await generation.owned_entry(app, generation.task_key(app, task_id), "task_id", task_id, user.id)
+    result = None
+    if task["status"] == "done":
+        result = await request.app[cache_key].get_json(
+            generation.result_key(app, task["generation_result_id"])
+        )
+    return ok(generation.task_view(task_id, task, result))
+
+
+@routes.post("/v1/pets")
+@docs(tags=["pets"], summary="Adopt a generated pet and name it", security=AUTH)
+@request_schema(schemas.AdoptBody)
+async def adopt(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    body, app = request["data"], request.app
+    name = await checked_text(request, "pet_name", body["pet_name"], user.openid, schemas.PET_NAME_MAX)
+    result_id = body["generation_result_id"]
+    entry = await generation.owned_entry(
+        app, generation.result_key(app, result_id), "generation_result_id", result_id, user.id
+    )
+    generated = {**entry["result"]}
+    personality = body["initial_attributes"].get("personality")
+    if personality in service.pets_settings(app).personalities:
+        generated["personality"] = personality
+    pet = await service.adopt(app, user.id, result_id, generated, name, entry["photo_id"])
+    state = store.state_of(pet)
+    view = store.pet_view(pet, state, photo_url(request, pet["photo_id"], user.id))
+    return ok(view, "Pet adopted successfully", status=201)
+
+
+@routes.get("/v1/users/pets")
+@docs(tags=["pets"], summary="The caller's pets", security=AUTH)
+@querystring_schema(PageQuery)
+async def list_pets(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    page = Page.from_query(request["querystring"])
+    collection = store.pets(request.app)
+    found = await collection.find(
+        {"user_id": user.id}, sort=[("created_at", 1)], skip=page.offset, limit=page.limit
+    )
+    total = await collection.count({"user_id": user.id})
+    items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user.id)) for pet in found]
+    return ok(page.envelope(items, total))
+
+
+@routes.get("/v1/pets/{pet_id}")
+@docs(tags=["pets"], summary="One pet with its status now", security=AUTH)
+async def get_pet(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
+    state = await service.read(request.app, pet)
+    return ok(store.pet_view(pet, state, photo_url(request, pet.get("photo_id"), user.id)))
+
+
+@routes.get("/v1/pets/{pet_id}/interactions")
+@docs(tags=["pets"], summary="The pet's interaction history, newest first", security=AUTH)
+@querystring_schema(schemas.HistoryQuery)
+async def history(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
+    page = Page.from_query(request["querystring"])
+    collection = store.interactions(request.app)
+    found = await collection.find(
+        {"pet_id": pet["id"]}, sort=[("created_at", -1)], skip=page.offset, limit=page.limit
+    )
+    total = await collection.count({"pet_id": pet["id"]})
+    items = [{k: v for k, v in entry.items() if k not in ("user_id", "version")} for entry in found]
+    return ok(page.envelope(items, total))
+
+
+@routes.post("/v1/pets/{pet_id}/interact")
+@docs(tags=["pets"], summary="Feed, pet, play with, clean or train the pet", security=AUTH)
+@request_schema(schemas.InteractBody)
+async def interact(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    body = request["data"]
+    pet, result = await service.perform(
+        request.app, user.id, request.match_info["pet_id"], body["interaction_type"], body.get("item_id")
+    )
+    reward = {
+        "experience": result.experience_gained,
+        "affection": round(result.affection_gained, 2),
+        "level": result.level,
+        "levels_passed": result.levels_passed,
+    }
+    data = {"updated_status": result.status.rounded(), "reward": reward, "level": pet["level"]}
+    return ok(data, "Interaction successful")

@@ -1,0 +1,194 @@
+"""Adoption, reads with decay written back, and interactions.
+
+An interaction is serialised per pet (a cache lock), takes its item from the inventory in a
+relational transaction, then writes the pet with a compare-and-set on its version. If that
+write fails, the item is given back: MongoDB writes are not part of the SQL transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict, field_error
+from mengchong.keys import cache_key, database_key, events_key, plugin_settings_key, settings_key
+from mengchong.storage.documents import DuplicateDocument
+from mengchong_plugins.pets import store
+from mengchong_plugins.pets.rules import (
+    InteractionRefused,
+    InteractionResult,
+    InteractionThrottled,
+    PetState,
+    Status,
+    interact,
+    local_day,
+    pet_at,
+)
+from mengchong_plugins.pets.settings import PetsSettings
+
+LOCK_SECONDS = 10.0
+LOCK_WAIT_SECONDS = 10.0
+
+
+def pets_settings(app: web.Application) -> PetsSettings:
+    settings = app[plugin_settings_key]["pets"]
+    assert isinstance(settings, PetsSettings)
+    return settings
+
+
+async def adopt(
+    app: web.Application, user_id: int, result_id: str, generated: dict[str, Any], name: str, photo_id: str
+) -> dict[str, Any]:
+    """Create the pet from a generation result; a result can be adopted once (409)."""
+    settings = pets_settings(app)
+    collection = store.pets(app)
+    now = datetime.now(UTC)
+    async with app[cache_key].lock(
+        f"pets:adopt:{user_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+    ):
+        if await collection.count({"user_id": user_id}) >= settings.max_pets_per_user:
+            raise ApiError(
+                ErrorCode.UNPROCESSABLE,
+                f"You already have {settings.max_pets_per_user} pets, the most one user may keep",
+            )
+        state = PetState(Status.initial(settings), now, level=1, experience=0)
+        document = {
+            "user_id": user_id,
+            "name": name,
+            "species": generated["species"],
+            "personality": generated["personality"],
+            "appearance_features": generated["appearance_features"],
+            "model_data": generated["model_data"],
+            "photo_id": photo_id,
+            "generation_result_id": result_id,
+            "created_at": store.iso(now),
+            "last_interaction_at": None,
+            "last_by_type": {},
+            "earned": {"day": None, "experience": 0},
+            **store.state_fields(state),
+        }
+        try:
+            pet = await collection.insert(document, doc_id=result_id)
+        except DuplicateDocument:
+            raise conflict("This generation result was already adopted") from None
+    await app[events_key].publish(
+        "pet.adopted", {"user_id": user_id, "pet_id": pet["id"], "species": pet["species"]}
+    )
+    return pet
+
+
+async def read(app: web.Application, pet: dict[str, Any]) -> PetState:
+    """The pet now: decay applied and written back (a lost race just means someone else wrote)."""
+    now = datetime.now(UTC)
+    state = pet_at(store.state_of(pet), now, pets_settings(app))
+    await store.pets(app).update(pet["id"], store.state_fields(state), expected_version=pet["version"])
+    return state
+
+
+def refusal(exc: InteractionRefused | InteractionThrottled) -> ApiError:
+    if isinstance(exc, InteractionThrottled):
+        retry_after = max(1, int(exc.retry_after + 0.999))
+        return ApiError(ErrorCode.RATE_LIMITED, exc.message, headers={"Retry-After": str(retry_after)})
+    return ApiError(ErrorCode.BAD_REQUEST, exc.message, [FieldError(exc.field, exc.reason)])
+
+
+async def perform(
+    app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
+) -> tuple[dict[str, Any], InteractionResult]:
+    """One interaction, start to finish; returns the stored pet and what happened."""
+    settings = pets_settings(app)
+    item = None
+    if item_id is not None:
+        item = settings.items.get(item_id)
+        if item is None:
+            raise field_error("item_id", f"unknown item {item_id!r}")
+    async with app[cache_key].lock(
+        f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+    ):
+        pet = await store.owned_pet(app, pet_id, user_id)
+        now = datetime.now(UTC)
+        timezone = app[settings_key].app.timezone
+        today = local_day(now, timezone).isoformat()
+        earned = pet["earned"]["experience"] if pet["earned"]["day"] == today else 0
+        try:
+            result = interact(
+                store.state_of(pet),
+                interaction_type,
+                item,
+                now=now,
+                last_at=store.parse_iso(pet["last_by_type"].get(interaction_type)),
+                earned_today=earned,
+                timezone=timezone,
+                settings=settings,
+                item_id=item_id,
+            )
+        except (InteractionRefused, InteractionThrottled) as exc:
+            raise refusal(exc) from None
+        if item_id is not None:
+            await take_item(app, user_id, item_id)
+        changes = {
+            **store.state_fields(PetState(result.status, result.status_at, result.level, result.experience)),
+            "last_interaction_at": store.iso(now),
+            "last_by_type": {**pet["last_by_type"], interaction_type: store.iso(now)},
+            "earned": {"day": today, "experience": earned + result.experience_gained},
+        }
+        try:
+            updated = await store.pets(app).update(pet_id, changes, expected_version=pet["version"])
+        except Exception:
+            updated = None
+        if updated is None:
+            if item_id is not None:
+                await give_item_back(app, user_id, item_id)
+            raise ApiError(ErrorCode.CONFLICT, "The pet changed meanwhile; try again")
+    await record(app, user_id, pet_id, interaction_type, item_id, result, now)
+    return updated, result
+
+
+async def take_item(app: web.Application, user_id: int, item_id: str) -> None:
+    from mengchong.economy.inventory import consume_items
+
+    async with app[database_key].transaction() as connection:
+        await consume_items(connection, user_id, item_id, 1)
+
+
+async def give_item_back(app: web.Application, user_id: int, item_id: str) -> None:
+    from mengchong.economy.inventory import grant_items
+
+    async with app[database_key].transaction() as connection:
+        await grant_items(connection, user_id, item_id, 1)
+
+
+async def record(
+    app: web.Application,
+    user_id: int,
+    pet_id: str,
+    interaction_type: str,
+    item_id: str | None,
+    result: InteractionResult,
+    now: datetime,
+) -> None:
+    """Log the interaction and tell the other modules."""
+    entry = {
+        "pet_id": pet_id,
+        "user_id": user_id,
+        "interaction_type": interaction_type,
+        "item_id": item_id,
+        "deltas": result.deltas,
+        "experience_gained": result.experience_gained,
+        "levels_passed": result.levels_passed,
+        "created_at": store.iso(now),
+    }
+    await store.interactions(app).insert(entry, doc_id=uuid.uuid4().hex)
+    events = app[events_key]
+    payload = {
+        "user_id": user_id,
+        "pet_id": pet_id,
+        "interaction_type": interaction_type,
+        "level": result.level,
+    }
+    await events.publish("pet.interacted", {**payload, "experience_gained": result.experience_gained})
+    if result.leveled_up:
+        await events.publish("pet.leveled_up", {**payload, "levels_passed": result.levels_passed})

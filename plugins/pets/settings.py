@@ -1,0 +1,304 @@
+"""The ``[pets]`` config section: every game number of the pets plugin, with its default.
+
+Status values (mood, hunger, cleanliness, affection) run 0..100; hunger is satiety, so 100 is
+full. Rates are points per hour. The default item catalogue lets the embedded profile work
+before the mall exists; an item's effect data has the same shape wherever it comes from
+(:class:`ItemEffect`). ``interactions`` always holds all five interaction types: a config file
+that sets only ``[pets.interactions.feeding] cooldown_seconds = 60`` keeps every other default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from mengchong_plugins.pets.generator import GeneratorSettings
+
+StatusField = Literal["mood", "hunger", "cleanliness", "affection"]
+ItemType = Literal["food", "toy"]
+INTERACTION_TYPES: tuple[str, ...] = ("feeding", "petting", "playing", "cleaning", "training")
+ITEM_ID_MAX = 64  # the inventory's limit (mengchong.economy.inventory)
+# Experience travels to the mini program as a JavaScript number; a curve past this is a config mistake.
+EXPERIENCE_LIMIT = 2**53 - 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatusValues(_Model):
+    """One number per status field, each 0..100."""
+
+    mood: float = Field(ge=0, le=100, description="happiness")
+    hunger: float = Field(ge=0, le=100, description="satiety: 100 is full, 0 is starving")
+    cleanliness: float = Field(ge=0, le=100, description="100 is spotless")
+    affection: float = Field(ge=0, le=100, description="how attached the pet is to its owner")
+
+
+class DecaySettings(_Model):
+    """How status falls while nobody looks, computed on read from the time since the last update.
+
+    Mood falls at ``mood_base_per_hour``, plus ``mood_hungry_per_hour`` for the time hunger is
+    below ``low_threshold`` and ``mood_dirty_per_hour`` for the time cleanliness is: so mood
+    follows the other two, and stays path-independent because both crossing times are exact.
+    """
+
+    hunger_per_hour: float = Field(4.0, ge=0, le=100, description="satiety lost per hour")
+    cleanliness_per_hour: float = Field(2.5, ge=0, le=100, description="cleanliness lost per hour")
+    affection_per_hour: float = Field(0.2, ge=0, le=100, description="affection lost per hour")
+    mood_base_per_hour: float = Field(1.0, ge=0, le=100, description="mood lost per hour in any case")
+    mood_hungry_per_hour: float = Field(
+        2.0, ge=0, le=100, description="extra mood lost per hour while hunger is below low_threshold"
+    )
+    mood_dirty_per_hour: float = Field(
+        1.0, ge=0, le=100, description="extra mood lost per hour while cleanliness is below low_threshold"
+    )
+    low_threshold: float = Field(
+        30.0, ge=0, le=100, description="hunger or cleanliness below this makes mood fall faster"
+    )
+    floors: StatusValues = Field(
+        StatusValues(mood=10, hunger=5, cleanliness=5, affection=0),
+        description="decay stops at these: a pet left for a month is hungry and sad, never gone",
+    )
+
+
+class InteractionRule(_Model):
+    """What one interaction type does; an item's own effects are added on top."""
+
+    deltas: dict[StatusField, float] = Field(
+        default_factory=dict, description="status change of the interaction itself (-100..100 each)"
+    )
+    experience: int = Field(0, ge=0, le=10_000, description="experience the interaction itself gives")
+    cooldown_seconds: float = Field(0, ge=0, description="least time between two of this type on one pet")
+    item_type: ItemType | None = Field(None, description="the kind of item this interaction uses, if any")
+    item_required: bool = Field(False, description="the interaction is refused without an item")
+    item_multiplier: float = Field(
+        1.0, ge=0, le=10, description="multiplies deltas and experience above when an item is used"
+    )
+    refused_when_full: bool = Field(False, description="refused while hunger >= full_threshold")
+
+    @field_validator("deltas")
+    @classmethod
+    def _delta_range(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_deltas(value)
+
+    @model_validator(mode="after")
+    def _item_consistent(self) -> InteractionRule:
+        if self.item_required and self.item_type is None:
+            raise ValueError("item_required needs an item_type")
+        return self
+
+
+class ItemEffect(_Model):
+    """An item's effect data, e.g. ``{"type": "food", "tags": ["fish"], "effects": {"hunger": 25}}``."""
+
+    type: ItemType = Field(description="food is for feeding, toy for playing")
+    tags: tuple[str, ...] = Field((), description="what personalities can prefer, e.g. fish, sweet, ball")
+    effects: dict[StatusField, float] = Field(
+        default_factory=dict, description="status change when used (-100..100 each)"
+    )
+    experience: int = Field(0, ge=0, le=10_000, description="experience added when used")
+
+    @field_validator("effects")
+    @classmethod
+    def _delta_range(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_deltas(value)
+
+
+class Personality(_Model):
+    """What a pet of this personality likes; liked things give ``preference_bonus`` more."""
+
+    preferred_items: tuple[str, ...] = Field((), description="item ids this personality likes")
+    preferred_tags: tuple[str, ...] = Field((), description="item tags this personality likes")
+    preferred_interactions: tuple[str, ...] = Field((), description="interaction types it likes")
+    preference_bonus: float = Field(
+        0.5, ge=0, le=10, description="0.5 = positive status changes of liked things are 50% larger"
+    )
+
+    @field_validator("preferred_interactions")
+    @classmethod
+    def _known_interactions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(INTERACTION_TYPES))
+        if unknown:
+            raise ValueError(
+                f"unknown interaction type {unknown[0]!r} (known: {', '.join(INTERACTION_TYPES)})"
+            )
+        return value
+
+
+class LevelCurve(_Model):
+    """Experience needed from level n to n+1 = round(base * growth ** (n - 1))."""
+
+    base: float = Field(100, ge=1, description="experience from level 1 to 2")
+    growth: float = Field(1.1, ge=1, le=10, description="each level needs this many times the previous")
+    max_level: int = Field(100, ge=1, le=1000, description="no level-up past this")
+
+    @model_validator(mode="after")
+    def _fits(self) -> LevelCurve:
+        try:
+            last = self.base * self.growth ** max(self.max_level - 2, 0)
+        except OverflowError:
+            last = math.inf
+        if last > EXPERIENCE_LIMIT:
+            raise ValueError(
+                f"growth: base * growth ** (max_level - 2) = {last:.3g} passes {EXPERIENCE_LIMIT}; "
+                "lower growth or max_level"
+            )
+        return self
+
+
+def _check_deltas(value: dict[str, float]) -> dict[str, float]:
+    for name, delta in value.items():
+        if not -100 <= delta <= 100:
+            raise ValueError(f"{name}: {delta} is outside -100..100")
+    return value
+
+
+def _rule(**fields: Any) -> dict[str, Any]:
+    return fields
+
+
+DEFAULT_INTERACTIONS: dict[str, dict[str, Any]] = {
+    # Feeding's satiety comes from the food item; the interaction itself adds a little.
+    "feeding": _rule(
+        deltas={"mood": 2, "affection": 1},
+        experience=5,
+        cooldown_seconds=60,
+        item_type="food",
+        item_required=True,
+        refused_when_full=True,
+    ),
+    "petting": _rule(deltas={"mood": 5, "affection": 2}, experience=2, cooldown_seconds=30),
+    "playing": _rule(
+        deltas={"mood": 10, "hunger": -3, "cleanliness": -4, "affection": 2},
+        experience=8,
+        cooldown_seconds=120,
+        item_type="toy",
+        item_multiplier=1.5,
+    ),
+    "cleaning": _rule(
+        deltas={"cleanliness": 40, "mood": 3, "affection": 1}, experience=3, cooldown_seconds=300
+    ),
+    "training": _rule(deltas={"mood": -3, "hunger": -5, "affection": 1}, experience=20, cooldown_seconds=600),
+}
+
+DEFAULT_ITEMS: dict[str, ItemEffect] = {
+    "food.kibble": ItemEffect(
+        type="food", tags=("dry", "basic"), effects={"hunger": 20, "mood": 2, "affection": 1}, experience=2
+    ),
+    "food.fish": ItemEffect(
+        type="food", tags=("fish", "meat"), effects={"hunger": 30, "mood": 6, "affection": 2}, experience=4
+    ),
+    "food.cake": ItemEffect(
+        type="food",
+        tags=("sweet", "treat"),
+        effects={"hunger": 15, "mood": 12, "affection": 3, "cleanliness": -5},
+        experience=5,
+    ),
+    "toy.ball": ItemEffect(
+        type="toy", tags=("ball", "active"), effects={"mood": 10, "affection": 2, "hunger": -2}, experience=4
+    ),
+    "toy.feather": ItemEffect(
+        type="toy", tags=("feather", "chase"), effects={"mood": 8, "affection": 3}, experience=3
+    ),
+}
+
+DEFAULT_PERSONALITIES: dict[str, Personality] = {
+    "playful": Personality(preferred_tags=("ball", "active"), preferred_interactions=("playing",)),
+    "calm": Personality(preferred_tags=("feather",), preferred_interactions=("petting",)),
+    "greedy": Personality(preferred_tags=("sweet", "treat", "meat"), preferred_interactions=("feeding",)),
+    "shy": Personality(preferred_items=("food.fish",), preferred_interactions=("petting", "cleaning")),
+    "curious": Personality(preferred_tags=("feather", "chase"), preferred_interactions=("training",)),
+}
+
+
+class PetsSettings(_Model):
+    """The ``[pets]`` section of config.toml."""
+
+    max_pets_per_user: int = Field(3, ge=1, le=100, description="adopted pets one user may keep")
+    photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploads get 413")
+    photo_max_pixels: int = Field(24_000_000, ge=1, description="width * height above this is refused")
+    generation_result_ttl_seconds: int = Field(
+        86400, ge=60, description="how long a generated pet waits for adoption"
+    )
+    initial_status: StatusValues = Field(
+        StatusValues(mood=80, hunger=80, cleanliness=80, affection=20),
+        description="status of a newly adopted pet",
+    )
+    decay: DecaySettings = Field(DecaySettings(), description="status decay while nobody looks")
+    full_threshold: float = Field(
+        90,
+        gt=0,
+        le=100,
+        description="interactions with refused_when_full (feeding) are refused at this hunger",
+    )
+    daily_experience_cap: int = Field(200, gt=0, description="experience one pet can earn per local day")
+    daily_cap_refuses: bool = Field(
+        True,
+        description="true: at the cap interactions get 429 until the next local day; "
+        "false: they still change status but earn no experience",
+    )
+    level_curve: LevelCurve = Field(LevelCurve(), description="experience needed per level")
+    generator: GeneratorSettings = Field(
+        GeneratorSettings(), description="the built-in image analysis, or an HTTP AI provider"
+    )
+    # Field order matters: `interactions` is checked against `items`, which must come first.
+    items: dict[str, ItemEffect] = Field(
+        default_factory=lambda: dict(DEFAULT_ITEMS),
+        description="item id -> effect data; the built-in catalogue until the mall provides one",
+    )
+    personalities: dict[str, Personality] = Field(
+        default_factory=lambda: dict(DEFAULT_PERSONALITIES), description="personality name -> its likes"
+    )
+    interactions: dict[str, InteractionRule] = Field(
+        default_factory=lambda: {
+            name: InteractionRule(**rule) for name, rule in DEFAULT_INTERACTIONS.items()
+        },
+        description="interaction type -> its rule; keys given here are merged over the defaults",
+        validate_default=True,  # so that a replaced `items` is checked against the default rules
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _item_ids(cls, value: dict[str, ItemEffect]) -> dict[str, ItemEffect]:
+        for item_id in value:
+            if not 1 <= len(item_id) <= ITEM_ID_MAX:
+                raise ValueError(f"item id {item_id!r} must be 1-{ITEM_ID_MAX} characters")
+        return value
+
+    @field_validator("interactions", mode="before")
+    @classmethod
+    def _merge_over_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic reports the type error
+        unknown = sorted(set(value) - set(INTERACTION_TYPES))
+        if unknown:
+            raise ValueError(
+                f"unknown interaction type {unknown[0]!r} (known: {', '.join(INTERACTION_TYPES)})"
+            )
+        merged: dict[str, Any] = {}
+        for name in INTERACTION_TYPES:
+            given = value.get(name, {})
+            if isinstance(given, InteractionRule):
+                merged[name] = given
+            elif isinstance(given, dict):
+                merged[name] = {**DEFAULT_INTERACTIONS[name], **given}
+            else:
+                merged[name] = given  # pydantic reports the type error
+        return merged
+
+    @field_validator("interactions")
+    @classmethod
+    def _items_exist(
+        cls, value: dict[str, InteractionRule], info: ValidationInfo
+    ) -> dict[str, InteractionRule]:
+        items: dict[str, ItemEffect] | None = info.data.get("items")
+        if items is None:
+            return value  # `items` itself failed and is reported
+        kinds = {item.type for item in items.values()}
+        for name, rule in value.items():
+            if rule.item_required and rule.item_type not in kinds:
+                raise ValueError(f"{name} requires a {rule.item_type} item but `items` has none")
+        return value

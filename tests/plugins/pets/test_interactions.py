@@ -1,0 +1,78 @@
+"""Interactions on both profiles: effects from config and item data, inventory consumed
+atomically, cooldowns as 429, decay on read written back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import act, adopted, give, held, user_id_of
+
+from mengchong.keys import database_key
+from mengchong_plugins.pets import store
+
+
+async def test_petting_changes_status_logs_and_publishes(client, alice):
+    pet = await adopted(client, alice)
+    response, body = await act(client, alice, pet["pet_id"], "petting")
+    assert response.status == 200, body
+    assert body["data"]["updated_status"]["mood"] > pet["status"]["mood"] - 1
+    assert body["data"]["reward"]["experience"] == 2
+    history = (await (await client.get(f"/v1/pets/{pet['pet_id']}/interactions", headers=alice)).json())[
+        "data"
+    ]
+    assert [entry["interaction_type"] for entry in history["items"]] == ["petting"]
+
+
+async def test_cooldown_is_429_with_the_time_left(client, alice):
+    pet = await adopted(client, alice)
+    assert (await act(client, alice, pet["pet_id"], "petting"))[0].status == 200
+    response, body = await act(client, alice, pet["pet_id"], "petting")
+    assert response.status == 429
+    assert body["code"] == 42901
+    assert 1 <= int(response.headers["Retry-After"]) <= 30
+
+
+@pytest.mark.parametrize(
+    ("kind", "item", "status", "field"),
+    [
+        ("feeding", None, 400, "item_id"),  # food required
+        ("feeding", "toy.ball", 400, "item_id"),  # not food
+        ("dancing", None, 400, "interaction_type"),
+        ("petting", "food.unknown", 400, "item_id"),
+    ],
+)
+async def test_bad_interactions_name_the_field(client, alice, kind, item, status, field):
+    pet = await adopted(client, alice)
+    response, body = await act(client, alice, pet["pet_id"], kind, item)
+    assert response.status == status, body
+    assert body["errors"][0]["field"] == field
+
+
+async def test_feeding_consumes_food_and_refuses_a_full_pet(client, alice):
+    pet = await adopted(client, alice)
+    response, body = await act(client, alice, pet["pet_id"], "feeding", "food.fish")
+    assert response.status == 422  # no fish in the inventory
+    assert body["code"] == 42201
+    await give(client, user_id_of(alice), "food.fish", 2)
+    response, body = await act(client, alice, pet["pet_id"], "feeding", "food.fish")
+    assert response.status == 200, body
+    assert body["data"]["updated_status"]["hunger"] == 100  # 80 + 30, clamped
+    response, body = await act(client, alice, pet["pet_id"], "feeding", "food.fish")
+    assert response.status in (400, 429)  # full (or still cooling down): never fed twice
+    inventory_left = await held(client, user_id_of(alice), "food.fish")
+    assert inventory_left == 1
+
+
+async def test_decay_on_read_is_written_back_and_floored(client, alice):
+    pet = await adopted(client, alice)
+    app = client.server.app
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    with app[database_key].activate():
+        await store.pets(app).update(pet["pet_id"], {"status_at": month_ago})
+    read = (await (await client.get(f"/v1/pets/{pet['pet_id']}", headers=alice)).json())["data"]
+    assert read["status"] == {"mood": 10, "hunger": 5, "cleanliness": 5, "affection": 0}
+    with app[database_key].activate():
+        stored = await store.pets(app).get(pet["pet_id"])
+    assert stored["status"]["hunger"] == 5
+    assert datetime.fromisoformat(stored["status_at"]) > datetime.now(UTC) - timedelta(minutes=1)
