@@ -7,6 +7,7 @@ write fails, the item is given back: MongoDB writes are not part of the SQL tran
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,10 @@ from mengchong_plugins.pets.rules import (
 )
 from mengchong_plugins.pets.settings import PetsSettings
 
+log = logging.getLogger("mengchong.pets")
+
 LOCK_SECONDS = 10.0
+WRITE_ATTEMPTS = 5
 LOCK_WAIT_SECONDS = 10.0
 
 
@@ -95,54 +99,75 @@ def refusal(exc: InteractionRefused | InteractionThrottled) -> ApiError:
     return ApiError(ErrorCode.BAD_REQUEST, exc.message, [FieldError(exc.field, exc.reason)])
 
 
+def plan(
+    app: web.Application, pet: dict[str, Any], interaction_type: str, item_id: str | None, now: datetime
+) -> tuple[InteractionResult, dict[str, Any]]:
+    """What the interaction does to this pet document at ``now``, and the fields to write."""
+    settings = pets_settings(app)
+    timezone = app[settings_key].app.timezone
+    today = local_day(now, timezone).isoformat()
+    earned = pet["earned"]["experience"] if pet["earned"]["day"] == today else 0
+    try:
+        result = interact(
+            store.state_of(pet),
+            interaction_type,
+            settings.items[item_id] if item_id is not None else None,
+            now=now,
+            last_at=store.parse_iso(pet["last_by_type"].get(interaction_type)),
+            earned_today=earned,
+            timezone=timezone,
+            settings=settings,
+            item_id=item_id,
+        )
+    except (InteractionRefused, InteractionThrottled) as exc:
+        raise refusal(exc) from None
+    changes = {
+        **store.state_fields(PetState(result.status, result.status_at, result.level, result.experience)),
+        "last_interaction_at": store.iso(now),
+        "last_by_type": {**pet["last_by_type"], interaction_type: store.iso(now)},
+        "earned": {"day": today, "experience": earned + result.experience_gained},
+    }
+    return result, changes
+
+
+async def write(
+    app: web.Application, pet: dict[str, Any], user_id: int, interaction_type: str, item_id: str | None
+) -> tuple[dict[str, Any], InteractionResult, datetime] | None:
+    """Compare-and-set the pet. Reads write decay back without the pet's lock, so a lost race
+    is planned again on the fresh document (decay is path-independent: same outcome)."""
+    collection = store.pets(app)
+    for _ in range(WRITE_ATTEMPTS):
+        now = datetime.now(UTC)
+        result, changes = plan(app, pet, interaction_type, item_id, now)
+        updated = await collection.update(pet["id"], changes, expected_version=pet["version"])
+        if updated is not None:
+            return updated, result, now
+        pet = await store.owned_pet(app, pet["id"], user_id)
+    return None
+
+
 async def perform(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
 ) -> tuple[dict[str, Any], InteractionResult]:
     """One interaction, start to finish; returns the stored pet and what happened."""
-    settings = pets_settings(app)
-    item = None
-    if item_id is not None:
-        item = settings.items.get(item_id)
-        if item is None:
-            raise field_error("item_id", f"unknown item {item_id!r}")
-    async with app[cache_key].lock(
-        f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
-    ):
+    if item_id is not None and item_id not in pets_settings(app).items:
+        raise field_error("item_id", f"unknown item {item_id!r}")
+    lock = app[cache_key].lock(f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS)
+    async with lock:
         pet = await store.owned_pet(app, pet_id, user_id)
-        now = datetime.now(UTC)
-        timezone = app[settings_key].app.timezone
-        today = local_day(now, timezone).isoformat()
-        earned = pet["earned"]["experience"] if pet["earned"]["day"] == today else 0
-        try:
-            result = interact(
-                store.state_of(pet),
-                interaction_type,
-                item,
-                now=now,
-                last_at=store.parse_iso(pet["last_by_type"].get(interaction_type)),
-                earned_today=earned,
-                timezone=timezone,
-                settings=settings,
-                item_id=item_id,
-            )
-        except (InteractionRefused, InteractionThrottled) as exc:
-            raise refusal(exc) from None
+        plan(app, pet, interaction_type, item_id, datetime.now(UTC))  # refusals before the item goes
         if item_id is not None:
             await take_item(app, user_id, item_id)
-        changes = {
-            **store.state_fields(PetState(result.status, result.status_at, result.level, result.experience)),
-            "last_interaction_at": store.iso(now),
-            "last_by_type": {**pet["last_by_type"], interaction_type: store.iso(now)},
-            "earned": {"day": today, "experience": earned + result.experience_gained},
-        }
         try:
-            updated = await store.pets(app).update(pet_id, changes, expected_version=pet["version"])
+            written = await write(app, pet, user_id, interaction_type, item_id)
         except Exception:
-            updated = None
-        if updated is None:
+            written = None
+            log.exception("writing pet %s failed", pet_id, extra={"pet_id": pet_id})
+        if written is None:
             if item_id is not None:
                 await give_item_back(app, user_id, item_id)
-            raise ApiError(ErrorCode.CONFLICT, "The pet changed meanwhile; try again")
+            raise ApiError(ErrorCode.UNAVAILABLE, "The pet could not be saved; nothing was used. Try again")
+    updated, result, now = written
     await record(app, user_id, pet_id, interaction_type, item_id, result, now)
     return updated, result
 

@@ -57,6 +57,14 @@ async def upload(client, auth, data: bytes, filename: str = "photo.jpg") -> dict
     return body["data"]
 
 
+async def get_data(client, path: str, auth: dict) -> dict:
+    """GET a path and return the envelope's data."""
+    response = await client.get(path, headers=auth)
+    body = await response.json()
+    assert response.status == 200, body
+    return body["data"]
+
+
 async def generated(client, auth, photo_id: str, attributes: dict | None = None) -> dict:
     """Start a generation and wait until it is done; returns the task view."""
     body = {"photo_id": photo_id, "user_selected_attributes": attributes or {}}
