@@ -128,11 +128,9 @@ async def adopt(request: web.Request) -> web.Response:
 async def list_pets(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
-    collection = store.pets(request.app)
-    found = await collection.find(
-        {"user_id": user.id}, sort=[("created_at", 1)], skip=page.offset, limit=page.limit
+    found, total = await store.page_of(
+        store.pets(request.app), {"user_id": user.id}, [("created_at", 1)], page
     )
-    total = await collection.count({"user_id": user.id})
     items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user.id)) for pet in found]
     return ok(page.envelope(items, total))
 
@@ -153,11 +151,10 @@ async def history(request: web.Request) -> web.Response:
     user = await current_user(request)
     pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
     page = Page.from_query(request["querystring"])
-    collection = store.interactions(request.app)
-    found = await collection.find(
-        {"pet_id": pet["id"]}, sort=[("created_at", -1)], skip=page.offset, limit=page.limit
+    newest_first = [("created_at", -1)]
+    found, total = await store.page_of(
+        store.interactions(request.app), {"pet_id": pet["id"]}, newest_first, page
     )
-    total = await collection.count({"pet_id": pet["id"]})
     items = [{k: v for k, v in entry.items() if k not in ("user_id", "version")} for entry in found]
     return ok(page.envelope(items, total))
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from mengchong.http.errors import field_error, forbidden, not_found
+from mengchong.http.pagination import Page
 from mengchong.keys import documents_key
 from mengchong.storage.documents import Collection
 from mengchong_plugins.pets.rules import PetState, Status
@@ -33,6 +34,14 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+async def page_of(
+    collection: Collection, filter: dict[str, Any], sort: list[tuple[str, int]], page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of documents and the total that match."""
+    found = await collection.find(filter, sort=sort, skip=page.offset, limit=page.limit)
+    return found, await collection.count(filter)
 
 
 async def owned_pet(app: web.Application, pet_id: str, user_id: int) -> dict[str, Any]:
