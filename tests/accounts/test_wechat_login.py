@@ -86,3 +86,18 @@ async def test_a_bad_encrypted_payload_is_400_not_500(client, payload):
     body = await response.json()
     assert response.status == 400, body
     assert body["errors"][0]["field"] == "encryptedData"
+
+
+async def test_wechat_content_check_refuses_a_nickname(profile, make_client, fake):
+    wechat = {"mode": "live", "appid": APPID, "secret": SECRET, "api_base": fake.base, "timeout_seconds": 0.5}
+    client = await make_client(settings_from(profile, wechat=wechat, moderation={"wechat_check": True}))
+    response = await client.post("/v1/auth/wechat_login", json={"code": "code-nick"})
+    token = (await response.json())["data"]["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = await client.put("/v1/users/profile", json={"nickname": "my badword"}, headers=headers)
+    body = await refused.json()
+    assert refused.status == 422, body
+    assert (body["code"], body["errors"][0]["field"]) == (42203, "nickname")
+    assert (await client.put("/v1/users/profile", json={"nickname": "Lucky"}, headers=headers)).status == 200
+    checked = [call[1]["content"] for call in fake.calls if call[0] == "msg_sec_check"]
+    assert checked == ["my badword", "Lucky"]

@@ -1,12 +1,15 @@
-"""Interactions under tuned settings (no cooldowns, a cheap test item): several level-ups
-at once, and 50 simultaneous feedings with 10 items."""
+"""Pets under tuned settings (no cooldowns, cheap test items, two pets per user): several
+level-ups at once, 50 simultaneous feedings with 10 items, a full pet, the pet limit, and
+another user's generation."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from conftest import act, adopted, give, held, user_id_of
+from conftest import act, adopted, generated, get_data, give, held, orange_photo, upload, user_id_of
+
+from support import bearer, login
 
 
 @pytest.fixture
@@ -19,7 +22,9 @@ def pets_overrides() -> dict:
             "training": {"cooldown_seconds": 0, "experience": 250},
         },
         "personalities": {},  # no likes: the sums below are the plain effects
+        "max_pets_per_user": 2,
         "items": {
+            "food.meal": {"type": "food", "tags": [], "effects": {"hunger": 30}, "experience": 1},
             "food.crumb": {"type": "food", "tags": [], "effects": {"affection": 1}, "experience": 1},
             "toy.ball": {"type": "toy", "tags": [], "effects": {"mood": 1}, "experience": 1},
         },
@@ -54,3 +59,36 @@ async def test_fifty_simultaneous_feedings_with_ten_items(client, alice):
         await client.get(f"/v1/pets/{pet['pet_id']}/interactions?limit=100", headers=alice)
     ).json()
     assert history["data"]["total"] == 10
+
+
+async def test_a_full_pet_refuses_food_and_keeps_it(client, alice):
+    pet = await adopted(client, alice)
+    await give(client, user_id_of(alice), "food.meal", 2)
+    response, body = await act(client, alice, pet["pet_id"], "feeding", "food.meal")
+    assert body["data"]["updated_status"]["hunger"] == 100
+    response, body = await act(client, alice, pet["pet_id"], "feeding", "food.meal")
+    assert response.status == 400, body
+    assert body["errors"][0] == {"field": "interaction_type", "message": "full"}
+    assert await held(client, user_id_of(alice), "food.meal") == 1
+
+
+async def test_the_per_user_pet_limit(client, alice):
+    await adopted(client, alice)
+    await adopted(client, alice)
+    uploaded = await upload(client, alice, orange_photo())
+    view = await generated(client, alice, uploaded["photo_id"])
+    body = {"generation_result_id": view["generation_result_id"], "pet_name": "Third"}
+    response = await client.post("/v1/pets", json=body, headers=alice)
+    assert response.status == 422
+    assert (await get_data(client, "/v1/users/pets", alice))["total"] == 2
+
+
+async def test_another_users_generation_task_and_result_are_403(client, alice):
+    uploaded = await upload(client, alice, orange_photo())
+    view = await generated(client, alice, uploaded["photo_id"])
+    bob = bearer((await login(client, "bob"))["token"])
+    task = await client.get(f"/v1/pets/generate/{view['generation_task_id']}", headers=bob)
+    assert task.status == 403
+    body = {"generation_result_id": view["generation_result_id"], "pet_name": "Mine"}
+    assert (await client.post("/v1/pets", json=body, headers=bob)).status == 403
+    assert (await client.get(f"/v1/pets/generate/{'a' * 32}", headers=alice)).status == 404
