@@ -88,6 +88,10 @@ def clean(data: bytes, max_pixels: int) -> CleanPhoto:
             converted = upright.convert(mode)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError):
         raise field_error("file", f"is not a readable {kind} image") from None
+    # Pillow writes back some of what it read (a JPEG comment, for one): keep only the colour
+    # profile, which says how to show the pixels and nothing about the person.
+    icc = converted.info.get("icc_profile")
+    converted.info = {"icc_profile": icc} if icc else {}
     out = io.BytesIO()
     options = {"quality": 90} if kind in ("JPEG", "WEBP") else {"optimize": True}
     converted.save(out, format=kind, **options)  # no exif= argument: metadata is not written
