@@ -24,6 +24,7 @@ from limits.aio.strategies import (
 
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
+from mengchong.http.middlewares import route_label
 from mengchong.storage.cache import Cache
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
@@ -40,8 +41,13 @@ def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
 
 
 def route_key(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical if resource is not None else request.path}"
+    """``"GET /v1/pets/{pet_id}"``: every unknown path shares one key, so scans can't flood storage."""
+    return f"{request.method} {route_label(request)}"
+
+
+def rate(value: str) -> RateLimitItem | None:
+    """A parsed rate, or None for ``"none"`` (no limit)."""
+    return None if value == "none" else parse(value)
 
 
 class Limiter:
@@ -49,8 +55,8 @@ class Limiter:
         self.settings = settings
         self._storage = self._storage_for(cache)
         self._limiter = STRATEGIES[settings.strategy](self._storage)
-        self._default_ip = parse(settings.per_ip)
-        self._default_user = parse(settings.per_user)
+        self._default_ip = rate(settings.per_ip)
+        self._default_user = rate(settings.per_user)
         self._ip: dict[str, RateLimitItem | None] = {}
         self._user: dict[str, RateLimitItem | None] = {}
         for route, override in settings.routes.items():
@@ -58,10 +64,8 @@ class Limiter:
             self._user[route] = self._item(override.per_user, self._default_user)
 
     @staticmethod
-    def _item(value: str | None, default: RateLimitItem) -> RateLimitItem | None:
-        if value is None:
-            return default
-        return None if value == "none" else parse(value)
+    def _item(value: str | None, default: RateLimitItem | None) -> RateLimitItem | None:
+        return default if value is None else rate(value)
 
     @staticmethod
     def _storage_for(cache: Cache) -> Storage:

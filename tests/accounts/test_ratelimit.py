@@ -53,3 +53,12 @@ async def test_two_app_instances_share_the_counters_through_redis(profile, make_
     assert seen == [401, 401, 401, 401]
     assert (await first.get("/v1/users/settings")).status == 429
     assert (await second.get("/v1/users/settings")).status == 429
+
+
+async def test_none_lifts_a_default_and_an_override(profile, make_client):
+    routes = {"GET /v1/users/settings": {"per_ip": "1/minute"}, "GET /v1/users/profile": {"per_ip": "none"}}
+    client = await make_client(settings_from(profile, ratelimit={"per_ip": "1/minute", "routes": routes}))
+    assert {(await client.get("/v1/users/profile")).status for _ in range(5)} == {401}
+    assert [(await client.get("/v1/users/settings")).status for _ in range(2)] == [401, 429]
+    unlimited = await make_client(settings_from(profile, ratelimit={"per_ip": "none", "per_user": "none"}))
+    assert {(await unlimited.get("/v1/users/settings")).status for _ in range(5)} == {401}
