@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import validation_middleware
 
+from mengchong.accounts.guard import auth_middleware
 from mengchong.accounts.tokens import TokenService
 from mengchong.config import ConfigError, Settings, validate_plugin_sections
 from mengchong.events import EventBus
@@ -183,6 +184,7 @@ def create_app(
             build_request_middleware(database, metrics, log_access=settings.server.access_log),
             error_middleware,
             build_ratelimit_middleware(limiter),
+            auth_middleware,
             content_type_middleware,
             validation_middleware,
         ],

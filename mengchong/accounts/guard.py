@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from mengchong.accounts.models import User
 from mengchong.accounts.tokens import TokenError
@@ -113,3 +114,27 @@ async def require_admin(request: web.Request) -> CurrentUser:
     if not user.is_admin:
         raise ApiError(ErrorCode.FORBIDDEN, "Admins only")
     return user
+
+
+AUTH_ATTR = "__mengchong_auth__"
+
+
+def authenticated(handler: Handler) -> Handler:
+    """Mark a route as needing a logged-in user: checked before its body is validated."""
+    setattr(handler, AUTH_ATTR, current_user)
+    return handler
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Mark a route as admins only: checked before its body is validated."""
+    setattr(handler, AUTH_ATTR, require_admin)
+    return handler
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who is calling comes before what they sent: an anonymous bad body is 401, not 400."""
+    check = getattr(request.match_info.handler, AUTH_ATTR, None)
+    if check is not None:
+        await check(request)
+    return await handler(request)

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, request_schema
 
 from mengchong.accounts import schemas
-from mengchong.accounts.guard import bearer_token, current_user, require_admin
+from mengchong.accounts.guard import admin_only, authenticated, bearer_token, current_user, require_admin
 from mengchong.accounts.login import revoke_tokens, wechat_login
 from mengchong.accounts.models import User, UserSettings
 from mengchong.http.envelope import ok
@@ -81,6 +81,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.get("/v1/auth/check_session")
 @docs(tags=["auth"], summary="Is this token still valid, and for how long", security=AUTH)
+@authenticated
 async def check_session(request: web.Request) -> web.Response:
     user = await current_user(request)
     claims = request.app[tokens_key].verify(bearer_token(request))
@@ -92,6 +93,7 @@ async def check_session(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/logout")
 @docs(tags=["auth"], summary="Revoke every token of the caller", security=AUTH)
+@authenticated
 async def logout(request: web.Request) -> web.Response:
     user = await current_user(request)
     await revoke_tokens(request.app, user.id)
@@ -101,6 +103,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/users/{user_id}/ban")
 @docs(tags=["admin"], summary="Ban a user: every token of theirs stops working at once", security=AUTH)
 @match_info_schema(schemas.UserIdPath)
+@admin_only
 async def ban(request: web.Request) -> web.Response:
     await require_admin(request)
     user = await revoke_tokens(request.app, request["match_info"]["user_id"], ban=True)
@@ -110,6 +113,7 @@ async def ban(request: web.Request) -> web.Response:
 @routes.delete("/v1/admin/users/{user_id}/ban")
 @docs(tags=["admin"], summary="Lift a ban (the user logs in again)", security=AUTH)
 @match_info_schema(schemas.UserIdPath)
+@admin_only
 async def unban(request: web.Request) -> web.Response:
     await require_admin(request)
     user = await revoke_tokens(request.app, request["match_info"]["user_id"], ban=False)
@@ -118,6 +122,7 @@ async def unban(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/profile")
 @docs(tags=["users"], summary="The caller's profile and settings", security=AUTH)
+@authenticated
 async def get_profile(request: web.Request) -> web.Response:
     user = await current_user(request)
     return ok(await profile_of(user.id))
@@ -126,6 +131,7 @@ async def get_profile(request: web.Request) -> web.Response:
 @routes.put("/v1/users/profile")
 @docs(tags=["users"], summary="Change nickname, avatar, gender or birthday", security=AUTH)
 @request_schema(schemas.ProfileUpdate)
+@authenticated
 async def put_profile(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = dict(request["data"])
@@ -152,6 +158,7 @@ async def checked_avatar(request: web.Request, value: str) -> str:
 @routes.post("/v1/users/avatar")
 @docs(tags=["users"], summary="Set the avatar URL (after uploading the image)", security=AUTH)
 @request_schema(schemas.AvatarBody)
+@authenticated
 async def post_avatar(request: web.Request) -> web.Response:
     user = await current_user(request)
     avatar_url = await checked_avatar(request, request["data"]["avatar_url"])
@@ -161,6 +168,7 @@ async def post_avatar(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/settings")
 @docs(tags=["users"], summary="Notification and privacy settings (defaults until saved)", security=AUTH)
+@authenticated
 async def get_settings(request: web.Request) -> web.Response:
     user = await current_user(request)
     return ok(await settings_of(user.id), "Settings retrieved successfully")
@@ -169,6 +177,7 @@ async def get_settings(request: web.Request) -> web.Response:
 @routes.put("/v1/users/settings")
 @docs(tags=["users"], summary="Change settings; keys not sent keep their value", security=AUTH)
 @request_schema(schemas.SettingsUpdate)
+@authenticated
 async def put_settings(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]

@@ -14,7 +14,7 @@ import marshmallow as m
 from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
 
-from mengchong.accounts.guard import current_user, require_admin
+from mengchong.accounts.guard import admin_only, authenticated, current_user, require_admin
 from mengchong.accounts.schemas import UserIdPath
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.economy.points import REASON_MAX, grant_points, spend_points
@@ -72,6 +72,7 @@ def ledger_item(entry: dict[str, Any]) -> dict[str, Any]:
 @docs(tags=["admin"], summary="Add points to or take points from a user (admins only)", security=AUTH)
 @match_info_schema(UserIdPath)
 @request_schema(PointsAdjustment)
+@admin_only
 async def adjust_points(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     user_id: int = request["match_info"]["user_id"]
@@ -103,6 +104,7 @@ async def adjust_points(request: web.Request) -> web.Response:
 @routes.get("/v1/users/points/ledger")
 @docs(tags=["users"], summary="The caller's points ledger, newest first", security=AUTH)
 @querystring_schema(PageQuery)
+@authenticated
 async def points_ledger(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])

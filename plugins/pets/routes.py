@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
 
-from mengchong.accounts.guard import current_user
+from mengchong.accounts.guard import authenticated, current_user
 from mengchong.http.envelope import ok
 from mengchong.http.errors import forbidden, not_found
 from mengchong.http.pagination import Page, PageQuery
@@ -31,6 +31,7 @@ def photo_url(request: web.Request, photo_id: str | None, user_id: int) -> str |
 
 @routes.post("/v1/pets/upload_photo")
 @docs(tags=["pets"], summary="Upload a photo (multipart field 'file': JPEG, PNG or WebP)", security=AUTH)
+@authenticated
 async def upload_photo(request: web.Request) -> web.Response:
     user = await current_user(request)
     settings = service.pets_settings(request.app)
@@ -78,6 +79,7 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
 @routes.post("/v1/pets/generate")
 @docs(tags=["pets"], summary="Start generating a pet from a photo; poll the task", security=AUTH)
 @request_schema(schemas.GenerateBody)
+@authenticated
 async def generate(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]
@@ -89,6 +91,7 @@ async def generate(request: web.Request) -> web.Response:
 @routes.get("/v1/pets/generate/{task_id}")
 @docs(tags=["pets"], summary="A generation task: pending, done (with the preview) or failed", security=AUTH)
 @match_info_schema(schemas.TaskPath)
+@authenticated
 async def generation_status(request: web.Request) -> web.Response:
     user = await current_user(request)
     app, task_id = request.app, request["match_info"]["task_id"]
@@ -104,6 +107,7 @@ async def generation_status(request: web.Request) -> web.Response:
 @routes.post("/v1/pets")
 @docs(tags=["pets"], summary="Adopt a generated pet and name it", security=AUTH)
 @request_schema(schemas.AdoptBody)
+@authenticated
 async def adopt(request: web.Request) -> web.Response:
     user = await current_user(request)
     body, app = request["data"], request.app
@@ -125,6 +129,7 @@ async def adopt(request: web.Request) -> web.Response:
 @routes.get("/v1/users/pets")
 @docs(tags=["pets"], summary="The caller's pets", security=AUTH)
 @querystring_schema(PageQuery)
+@authenticated
 async def list_pets(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
@@ -137,6 +142,7 @@ async def list_pets(request: web.Request) -> web.Response:
 
 @routes.get("/v1/pets/{pet_id}")
 @docs(tags=["pets"], summary="One pet with its status now", security=AUTH)
+@authenticated
 async def get_pet(request: web.Request) -> web.Response:
     user = await current_user(request)
     pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
@@ -147,6 +153,7 @@ async def get_pet(request: web.Request) -> web.Response:
 @routes.get("/v1/pets/{pet_id}/interactions")
 @docs(tags=["pets"], summary="The pet's interaction history, newest first", security=AUTH)
 @querystring_schema(schemas.HistoryQuery)
+@authenticated
 async def history(request: web.Request) -> web.Response:
     user = await current_user(request)
     pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
@@ -162,6 +169,7 @@ async def history(request: web.Request) -> web.Response:
 @routes.post("/v1/pets/{pet_id}/interact")
 @docs(tags=["pets"], summary="Feed, pet, play with, clean or train the pet", security=AUTH)
 @request_schema(schemas.InteractBody)
+@authenticated
 async def interact(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]

@@ -124,3 +124,13 @@ async def test_admin_routes_validate_the_user_id(client, user_id, status):
     boss = (await login(client, "boss"))["token"]
     response = await client.post(f"/v1/admin/users/{user_id}/ban", headers=bearer(boss))
     assert response.status == status
+
+
+async def test_who_is_asking_comes_before_what_they_sent(client):
+    bad_profile = {"gender": "not a number"}
+    anonymous = await client.put("/v1/users/profile", json=bad_profile)
+    assert anonymous.status == 401
+    user = bearer((await login(client, "someone"))["token"])
+    assert (await client.put("/v1/users/profile", json=bad_profile, headers=user)).status == 400
+    not_admin = await client.post("/v1/admin/users/1/points", json={"delta": "lots"}, headers=user)
+    assert not_admin.status == 403
