@@ -1,0 +1,380 @@
+"""The benchmark driver behind ``scripts/bench``: the services profile under wrk, next to baselines.
+
+It creates its own PostgreSQL database, Redis key prefix and RabbitMQ queue prefix, migrates,
+seeds users (one multi-row INSERT per 1,000) each with one pet document and a token, starts
+``mengchong serve`` pinned to core 0, drives each endpoint with wrk pinned to core 1 (a warm-up
+run, then ``--runs`` measured runs, median reported), does the same for the bare aiohttp
+baselines of ``scripts/bench_baseline.py``, prints one table and removes everything it made,
+also on Ctrl-C and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from bench_wrk import Result, free_port, lua_script, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("MENGCHONG_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MENGCHONG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("MENGCHONG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+APP_QUEUES = ["events", "pets.generate"]
+HIGH_LIMIT = "100000000/minute"
+PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
+# (name, method, path as a Lua expression, body as a Lua expression or None, authenticated, baseline)
+ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
+    ("GET /healthz", "GET", '"/healthz"', None, False, "bare healthz"),
+    ("GET /v1/users/profile", "GET", '"/v1/users/profile"', None, True, "raw asyncpg"),
+    ("GET /v1/users/pets", "GET", '"/v1/users/pets"', None, True, "raw asyncpg"),
+    ("GET /v1/pets/{id}", "GET", '"/v1/pets/" .. pets[i]', None, True, "raw asyncpg"),
+    (
+        "POST /v1/pets/{id}/interact",
+        "POST",
+        '"/v1/pets/" .. pets[i] .. "/interact"',
+        PET,
+        True,
+        "raw asyncpg",
+    ),
+    ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
+]
+BASELINES = [("bare healthz", '"/healthz"', False), ("raw asyncpg", '"/v1/users/profile"', True)]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> float:
+    """Poll ``url`` until it answers 200; the moment it did (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tag = uuid.uuid4().hex[:10]
+        self.db_name = f"mengchong_bench_{self.tag}"
+        self.db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{self.db_name}"
+        self.redis_prefix = f"bench:{self.tag}:"
+        self.queue_prefix = f"bench.{self.tag}."
+        self.tmp = Path(tempfile.mkdtemp(prefix="mengchong-bench-"))
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.db_created = False
+        self.secret = uuid.uuid4().hex + uuid.uuid4().hex
+        self.env = {
+            **os.environ,
+            "MENGCHONG__DATABASE__URL": self.db_url,
+            "MENGCHONG__CACHE__URL": REDIS_URL,
+            "MENGCHONG__CACHE__PREFIX": self.redis_prefix,
+            "MENGCHONG__QUEUE__URL": AMQP_URL,
+            "MENGCHONG__QUEUE__PREFIX": self.queue_prefix,
+            "MENGCHONG__FILES__ROOT": str(self.tmp / "files"),
+            "MENGCHONG__WECHAT__MODE": "mock",
+            "MENGCHONG__AUTH__JWT_SECRET": self.secret,
+            "MENGCHONG__SERVER__ACCESS_LOG": "true",
+            "MENGCHONG__APP__LOG_LEVEL": "INFO",
+            "MENGCHONG__RATELIMIT__ENABLED": "true",
+            "MENGCHONG__RATELIMIT__PER_IP": HIGH_LIMIT,
+            "MENGCHONG__RATELIMIT__PER_USER": HIGH_LIMIT,
+            "MENGCHONG__RATELIMIT__ROUTES": f'{{"POST /v1/auth/wechat_login" = {{per_ip = "{HIGH_LIMIT}"}}}}',
+            "MENGCHONG__PETS__INTERACTIONS__PETTING__COOLDOWN_SECONDS": "0",
+        }
+        self.notes = [
+            "services profile: PostgreSQL (documents in its SQL table), Redis cache, RabbitMQ queue",
+            "access log on (JSON lines to a file); wechat mode mock",
+            f"rate limits on but raised to {HIGH_LIMIT} (per IP, per user, wechat_login) so none refuses",
+            "petting cooldown set to 0 s (MENGCHONG__PETS__INTERACTIONS__PETTING__COOLDOWN_SECONDS=0)",
+        ]
+
+    # --- setup -------------------------------------------------------------------------------
+
+    async def create_database(self) -> None:
+        admin = await asyncpg.connect(PG_ADMIN)
+        try:
+            await admin.execute(f'CREATE DATABASE "{self.db_name}"')
+            self.db_created = True
+        finally:
+            await admin.close()
+
+    def migrate(self) -> None:
+        subprocess.run([str(ROOT / ".venv/bin/mengchong"), "migrate"], cwd=ROOT, env=self.env, check=True)
+
+    async def seed(self, users: int) -> dict[str, list[str]]:
+        """Users, one pet document each, and a token each; the ids are 1..users."""
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("MENGCHONG__")})
+        from mengchong.app import build_tokens
+        from mengchong.config import load_settings
+        from mengchong_plugins.pets import store
+        from mengchong_plugins.pets.rules import PetState, Status
+        from mengchong_plugins.pets.settings import PetsSettings
+
+        settings = load_settings(None)
+        tokens = build_tokens(settings)
+        now = datetime.now(UTC)
+        state = store.state_fields(PetState(Status.initial(PetsSettings()), now, level=1, experience=0))
+        features = {"dominant_color": "#c8a064", "secondary_color": "#ffffff", "pattern": "solid"}
+        model = {"version": 1, "base_model": "cat_base_v1", "size": {"label": "medium", "scale": 1.0}}
+        connection = await asyncpg.connect(self.db_url)
+        data: dict[str, list[str]] = {"tokens": [], "pets": []}
+        try:
+            for start in range(1, users + 1, 1000):
+                ids = list(range(start, min(start + 1000, users + 1)))
+                await connection.execute(
+                    "INSERT INTO users (id, openid, session_key, nickname, avatar_url, gender,"
+                    " points_balance, role, token_version, created_at)"
+                    " SELECT u, 'bench-' || u, '', 'user' || u, '', 0, 0, 'user', 0, $2"
+                    " FROM unnest($1::bigint[]) AS u",
+                    ids,
+                    now,
+                )
+                pet_ids = [uuid.uuid4().hex for _ in ids]
+                bodies = [
+                    json.dumps(
+                        {
+                            "user_id": uid,
+                            "name": f"pet{uid}",
+                            "species": "cat",
+                            "personality": "calm",
+                            "appearance_features": features,
+                            "model_data": model,
+                            "photo_id": None,
+                            "generation_result_id": pid,
+                            "created_at": store.iso(now),
+                            "last_interaction_at": None,
+                            "last_by_type": {},
+                            "earned": {"day": None, "experience": 0},
+                            **state,
+                        }
+                    )
+                    for uid, pid in zip(ids, pet_ids, strict=True)
+                ]
+                await connection.execute(
+                    "INSERT INTO documents (collection, doc_id, data, version)"
+                    " SELECT 'pets', d, b::jsonb, 1 FROM unnest($1::text[], $2::text[]) AS t(d, b)",
+                    pet_ids,
+                    bodies,
+                )
+                data["pets"] += pet_ids
+                data["tokens"] += [tokens.issue(uid, 0)[0] for uid in ids]
+            await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", users)
+        finally:
+            await connection.close()
+        return data
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def start(self, command: list[str], name: str) -> tuple[subprocess.Popen[bytes], int, Path, float]:
+        port = free_port()
+        log = self.tmp / f"{name}.log"
+        env = {**self.env, "MENGCHONG__SERVER__PORT": str(port)}
+        started = time.monotonic()
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                ["taskset", "-c", "0", *command, *(["--port", str(port)] if name != "server" else [])],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        return proc, port, log, started
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        asyncio.run(self.create_database())
+        print(f"database {self.db_name}, redis prefix {self.redis_prefix}, queue prefix {self.queue_prefix}")
+        self.migrate()
+        began = time.monotonic()
+        data = asyncio.run(self.seed(args.users))
+        print(f"seeded {args.users} users, pets and tokens in {time.monotonic() - began:.1f}s", flush=True)
+        scripts: dict[str, Path] = {}
+        for name, method, path, body, auth, _ in ENDPOINTS:
+            scripts[name] = self.tmp / f"{len(scripts)}.lua"
+            scripts[name].write_text(lua_script(path, method, body, auth, data))
+
+        proc, port, log, started = self.start([".venv/bin/mengchong", "serve"], "server")
+        first_200 = wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log) - started
+        wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc, log)
+        print(f"server pid {proc.pid} on :{port}, first 200 on /healthz after {first_200:.2f}s", flush=True)
+        results = [
+            measure(name, f"http://127.0.0.1:{port}", scripts[name], args, data) for name, *_ in ENDPOINTS
+        ]
+        rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
+        rss_kib = int(rss.group(1)) if rss else 0
+        self.stop(proc)
+
+        baselines: dict[str, Result] = {}
+        command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
+        command += ["--secret", self.secret]
+        base, base_port, base_log, _ = self.start(command, "baseline")
+        wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
+        for name, path, auth in BASELINES:
+            script = self.tmp / f"baseline-{len(baselines)}.lua"
+            script.write_text(lua_script(path, "GET", None, auth, data))
+            baselines[name] = measure(
+                f"baseline: {name}", f"http://127.0.0.1:{base_port}", script, args, data
+            )
+        self.stop(base)
+
+        for result, (*_, baseline) in zip(results, ENDPOINTS, strict=True):
+            if baseline is not None:
+                result.baseline = baseline
+                result.ratio = result.requests_per_second / baselines[baseline].requests_per_second
+        return {
+            "settings": {
+                k: getattr(args, k) for k in ("duration", "connections", "runs", "users", "profile")
+            },
+            "notes": self.notes,
+            "results": [asdict(r) for r in results],
+            "baselines": [asdict(r) for r in baselines.values()],
+            "server_rss_mib": round(rss_kib / 1024, 1),
+            "startup_to_first_healthz_200_s": round(first_200, 3),
+        }
+
+    # --- cleanup -----------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            try:
+                self.stop(proc)
+            except Exception as exc:  # keep cleaning
+                print(f"bench: stopping pid {proc.pid}: {exc}", file=sys.stderr)
+        for step in (self.drop_database, self.delete_redis_keys, self.delete_queues):
+            try:
+                asyncio.run(step())
+            except Exception as exc:
+                print(f"bench: cleanup {step.__name__}: {exc}", file=sys.stderr)
+        subprocess.run(["rm", "-rf", str(self.tmp)], check=False)
+
+    async def drop_database(self) -> None:
+        if self.db_created:
+            admin = await asyncpg.connect(PG_ADMIN)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+    async def delete_redis_keys(self) -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{self.redis_prefix}*", count=1000)]
+            for index in range(0, len(keys), 1000):
+                await client.delete(*keys[index : index + 1000])
+        finally:
+            await client.aclose()
+
+    async def delete_queues(self) -> None:
+        from mengchong.config import QueueSettings
+        from mengchong.storage.queue_amqp import RabbitQueue
+
+        queue = RabbitQueue(QueueSettings(url=AMQP_URL, prefix=self.queue_prefix))
+        await queue.open()
+        try:
+            await queue.delete_queues(APP_QUEUES)
+        finally:
+            await queue.close()
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print()
+    for note in report["notes"]:
+        print(f"# {note}")
+    header = f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ratio':>6}  baseline"
+    print(header)
+    print("-" * len(header))
+    for row in report["results"] + report["baselines"]:
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+        rps, p50, p99 = row["requests_per_second"], row["p50_ms"], row["p99_ms"]
+        print(
+            f"{row['endpoint']:30} {rps:9.1f} {p50:8.2f} {p99:8.2f} {row['non_2xx']:8d} {ratio:>6}  ", end=""
+        )
+        print(row["baseline"] or "")
+    print(f"server RSS after the runs: {report['server_rss_mib']} MiB")
+    print(f"process start to first 200 on /healthz: {report['startup_to_first_healthz_200_s']} s")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per endpoint (median reported)")
+    parser.add_argument("--users", type=int, default=None, help="seeded users (default 10000, smoke 50)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", choices=["services", "embedded"], default="services")
+    parser.add_argument("--smoke", action="store_true", help="50 users, 1-second runs")
+    args = parser.parse_args(argv)
+    if args.users is None:
+        args.users = 50 if args.smoke else 10_000
+    if args.smoke and "--duration" not in (argv or sys.argv):
+        args.duration = 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.profile == "embedded":
+        print("bench: --profile embedded is not supported yet (seeding targets PostgreSQL)", file=sys.stderr)
+        return 2
+    bench = Bench(args)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    try:
+        report = bench.run()
+    except KeyboardInterrupt:
+        print("bench: interrupted, cleaning up", file=sys.stderr)
+        return 130
+    except (RuntimeError, subprocess.CalledProcessError, OSError, asyncpg.PostgresError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        bench.cleanup()
+    print_table(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
