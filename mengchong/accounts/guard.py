@@ -29,6 +29,7 @@ class CurrentUser:
     id: int
     role: str
     openid: str
+    token_expires_at: int
 
     @property
     def is_admin(self) -> bool:
@@ -102,7 +103,7 @@ async def current_user(request: web.Request) -> CurrentUser:
         raise unauthorized("This account is banned")
     if state.version != claims.version:
         raise unauthorized("Token revoked: log in again")
-    user = CurrentUser(claims.user_id, state.role, state.openid)
+    user = CurrentUser(claims.user_id, state.role, state.openid, claims.expires_at)
     request[CURRENT_USER] = user
     await app[limiter_key].check_user(request, user.id)
     return user

@@ -131,18 +131,26 @@ def plan(
 
 
 async def write(
-    app: web.Application, pet: dict[str, Any], user_id: int, interaction_type: str, item_id: str | None
+    app: web.Application,
+    pet: dict[str, Any],
+    planned: tuple[InteractionResult, dict[str, Any], datetime],
+    user_id: int,
+    interaction_type: str,
+    item_id: str | None,
 ) -> tuple[dict[str, Any], InteractionResult, datetime] | None:
-    """Compare-and-set the pet. Reads write decay back without the pet's lock, so a lost race
-    is planned again on the fresh document (decay is path-independent: same outcome)."""
+    """Compare-and-set the pet with what was planned. Reads write decay back without the pet's
+    lock, so a lost race is planned again on the fresh document (decay is path-independent:
+    same outcome)."""
     collection = store.pets(app)
-    for _ in range(WRITE_ATTEMPTS):
-        now = datetime.now(UTC)
-        result, changes = plan(app, pet, interaction_type, item_id, now)
+    result, changes, now = planned
+    for attempt in range(WRITE_ATTEMPTS):
+        if attempt:
+            pet = await store.owned_pet(app, pet["id"], user_id)
+            now = datetime.now(UTC)
+            result, changes = plan(app, pet, interaction_type, item_id, now)
         updated = await collection.update(pet["id"], changes, expected_version=pet["version"])
         if updated is not None:
             return updated, result, now
-        pet = await store.owned_pet(app, pet["id"], user_id)
     return None
 
 
@@ -155,11 +163,12 @@ async def perform(
     lock = app[cache_key].lock(f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS)
     async with lock:
         pet = await store.owned_pet(app, pet_id, user_id)
-        plan(app, pet, interaction_type, item_id, datetime.now(UTC))  # refusals before the item goes
+        now = datetime.now(UTC)
+        result, changes = plan(app, pet, interaction_type, item_id, now)  # refusals before the item goes
         if item_id is not None:
             await take_item(app, user_id, item_id)
         try:
-            written = await write(app, pet, user_id, interaction_type, item_id)
+            written = await write(app, pet, (result, changes, now), user_id, interaction_type, item_id)
         except Exception:
             written = None
             log.exception("writing pet %s failed", pet_id, extra={"pet_id": pet_id})
