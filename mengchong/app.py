@@ -13,18 +13,15 @@ from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
-from aiohttp_apigami import validation_middleware
 
-from mengchong.accounts.guard import auth_middleware
 from mengchong.accounts.tokens import TokenService
 from mengchong.config import ConfigError, Settings, validate_plugin_sections
 from mengchong.events import EventBus
-from mengchong.http.envelope import error_middleware
+from mengchong.http.access_log import AccessLog
 from mengchong.http.metrics import Metrics
-from mengchong.http.middlewares import add_request_id, build_request_middleware
+from mengchong.http.middlewares import build_request_middleware
 from mengchong.http.openapi import setup_openapi
-from mengchong.http.ratelimit import Limiter, build_ratelimit_middleware
-from mengchong.http.validation import content_type_middleware
+from mengchong.http.ratelimit import Limiter
 from mengchong.keys import (
     cache_key,
     database_key,
@@ -179,15 +176,9 @@ def create_app(
     database = build_database(settings, model_sets(pm))
     cache = open_cache(settings.cache)
     limiter = Limiter(settings.ratelimit, cache)
+    access_log = AccessLog() if settings.server.access_log else None
     app = web.Application(
-        middlewares=[
-            build_request_middleware(database, metrics, log_access=settings.server.access_log),
-            error_middleware,
-            build_ratelimit_middleware(limiter),
-            auth_middleware,
-            content_type_middleware,
-            validation_middleware,
-        ],
+        middlewares=[build_request_middleware(database, metrics, limiter, access_log)],
         client_max_size=settings.server.max_body_bytes,
     )
     app[settings_key] = settings
@@ -206,8 +197,9 @@ def create_app(
     app[files_key] = open_files(settings.files)
     app[events_key] = EventBus(app, pm, database, app[queue_key], metrics, settings.events)
     app[tasks_key] = TaskSupervisor(app, database, metrics)
-    app.on_response_prepare.append(add_request_id)
 
+    if access_log is not None:
+        app.cleanup_ctx.append(access_log.cleanup_ctx)  # first in, so its last flush comes last
     app.cleanup_ctx.append(storage_ctx)
     for plugin, generator in calls_by_plugin(pm, "mengchong_cleanup_ctx", app=app):
         app.cleanup_ctx.append(plugin_ctx(database, plugin, generator))

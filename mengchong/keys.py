@@ -41,5 +41,4 @@ limiter_key: web.AppKey[Limiter] = web.AppKey("limiter")
 wechat_key: web.AppKey[WechatClient] = web.AppKey("wechat")
 word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 
-REQUEST_ID = "mengchong.request_id"
 CURRENT_USER = "mengchong.current_user"

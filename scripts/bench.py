@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -231,27 +232,29 @@ class Bench:
         first_200 = wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log) - started
         wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc, log)
         print(f"server pid {proc.pid} on :{port}, first 200 on /healthz after {first_200:.2f}s", flush=True)
-        results = [
-            measure(name, f"http://127.0.0.1:{port}", scripts[name], args, data) for name, *_ in ENDPOINTS
-        ]
+        chosen = [endpoint for endpoint in ENDPOINTS if selected(endpoint[0], args.only)]
+        url = f"http://127.0.0.1:{port}"
+        results = [measure(name, url, scripts[name], args, data, proc.pid) for name, *_ in chosen]
         rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
         rss_kib = int(rss.group(1)) if rss else 0
         self.stop(proc)
 
         baselines: dict[str, Result] = {}
-        command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
-        command += ["--secret", self.secret]
-        base, base_port, base_log, _ = self.start(command, "baseline")
-        wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
-        for name, path, auth in BASELINES:
-            script = self.tmp / f"baseline-{len(baselines)}.lua"
-            script.write_text(lua_script(path, "GET", None, auth, data))
-            baselines[name] = measure(
-                f"baseline: {name}", f"http://127.0.0.1:{base_port}", script, args, data
-            )
-        self.stop(base)
+        needed = [baseline for baseline in BASELINES if any(e[-1] == baseline[0] for e in chosen)]
+        if needed:
+            command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
+            command += ["--secret", self.secret]
+            base, base_port, base_log, _ = self.start(command, "baseline")
+            wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
+            for name, path, auth in needed:
+                script = self.tmp / f"baseline-{len(baselines)}.lua"
+                script.write_text(lua_script(path, "GET", None, auth, data))
+                baselines[name] = measure(
+                    f"baseline: {name}", f"http://127.0.0.1:{base_port}", script, args, data
+                )
+            self.stop(base)
 
-        for result, (*_, baseline) in zip(results, ENDPOINTS, strict=True):
+        for result, (*_, baseline) in zip(results, chosen, strict=True):
             if baseline is not None:
                 result.baseline = baseline
                 result.ratio = result.requests_per_second / baselines[baseline].requests_per_second
@@ -330,6 +333,10 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"process start to first 200 on /healthz: {report['startup_to_first_healthz_200_s']} s")
 
 
+def selected(name: str, only: list[str]) -> bool:
+    return not only or any(part in name for part in only)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
@@ -339,6 +346,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", choices=["services", "embedded"], default="services")
     parser.add_argument("--smoke", action="store_true", help="50 users, 1-second runs")
+    parser.add_argument(
+        "--only", action="append", default=[], help="only endpoints whose name contains this (repeatable)"
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="DIR", help="also profile each endpoint with py-spy into DIR"
+    )
     args = parser.parse_args(argv)
     if args.users is None:
         args.users = 50 if args.smoke else 10_000
@@ -352,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile == "embedded":
         print("bench: --profile embedded is not supported yet (seeding targets PostgreSQL)", file=sys.stderr)
         return 2
+    if args.py_spy is not None:
+        if shutil.which("py-spy") is None:
+            print("bench: --py-spy needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
+            return 2
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
 
     def interrupted(signum: int, frame: object) -> None:

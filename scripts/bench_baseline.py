@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import jwt
 import orjson
+import uvloop
 from aiohttp import web
 
 HEALTH_BODY = orjson.dumps({"code": 0, "message": "Success", "data": {"status": "ok"}})
@@ -92,7 +93,9 @@ def main() -> None:
     parser.add_argument("--audience", default="mengchong-miniprogram")
     parser.add_argument("--pool", type=int, default=10, help="asyncpg pool size (the product's pool_max)")
     args = parser.parse_args()
-    web.run_app(build_app(args), host="127.0.0.1", port=args.port, access_log=None, print=None)
+    # The product's event loop (mengchong.server uses uvloop), so the comparison is like for like.
+    loop = uvloop.new_event_loop()
+    web.run_app(build_app(args), host="127.0.0.1", port=args.port, access_log=None, print=None, loop=loop)
 
 
 if __name__ == "__main__":

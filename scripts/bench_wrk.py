@@ -87,10 +87,50 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int) -> tuple[f
     return parse_wrk(done.stdout)
 
 
-def measure(name: str, url: str, script: Path, args: argparse.Namespace, data: Any) -> Result:
-    """A warm-up run, then ``--runs`` measured runs; the run with the median req/s is reported."""
+def profile(name: str, url: str, script: Path, args: argparse.Namespace, pid: int) -> None:
+    """One more wrk run with ``py-spy record`` attached to ``pid``; collapsed stacks to ``--py-spy``."""
+    output = args.py_spy / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".txt")
+    seconds = max(1, int(args.duration))
+    spy = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "1",
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "500",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_wrk(url, script, seconds, args.connections)
+    _, err = spy.communicate(timeout=seconds + 30)
+    if spy.returncode != 0:
+        raise RuntimeError(f"py-spy failed: {err.strip()}")
+    print(f"  {'':32} profile: {output}", flush=True)
+
+
+def measure(
+    name: str, url: str, script: Path, args: argparse.Namespace, data: Any, pid: int | None = None
+) -> Result:
+    """A warm-up run, then ``--runs`` measured runs; the run with the median req/s is reported.
+
+    With ``--py-spy DIR`` and a ``pid``, a further run is profiled (never one that is measured)."""
     run_wrk(url, script, min(args.duration, 5), args.connections)
     runs = [run_wrk(url, script, args.duration, args.connections) for _ in range(args.runs)]
+    if args.py_spy is not None and pid is not None:
+        profile(name, url, script, args, pid)
     median = statistics.median_low([r[0] for r in runs])
     chosen = next(r for r in runs if r[0] == median)
     print(

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from mengchong.accounts.models import User
 from mengchong.accounts.tokens import TokenError
 from mengchong.http.errors import ApiError, ErrorCode
+from mengchong.http.validation import GUARD_ATTR
 from mengchong.keys import CURRENT_USER, cache_key, limiter_key, tokens_key
 from mengchong.storage.cache import Cache
 
@@ -117,25 +118,13 @@ async def require_admin(request: web.Request) -> CurrentUser:
     return user
 
 
-AUTH_ATTR = "__mengchong_auth__"
-
-
 def authenticated(handler: Handler) -> Handler:
     """Mark a route as needing a logged-in user: checked before its body is validated."""
-    setattr(handler, AUTH_ATTR, current_user)
+    setattr(handler, GUARD_ATTR, current_user)
     return handler
 
 
 def admin_only(handler: Handler) -> Handler:
     """Mark a route as admins only: checked before its body is validated."""
-    setattr(handler, AUTH_ATTR, require_admin)
+    setattr(handler, GUARD_ATTR, require_admin)
     return handler
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who is calling comes before what they sent: an anonymous bad body is 401, not 400."""
-    check = getattr(request.match_info.handler, AUTH_ATTR, None)
-    if check is not None:
-        await check(request)
-    return await handler(request)

@@ -1,22 +1,19 @@
 """The response envelope ``{"code", "message", "data"}`` and the one error middleware.
 
-Every error leaves the server through :func:`error_middleware`: our :class:`ApiError`, aiohttp's
-own HTTP exceptions (unknown route, wrong method, body too large) and anything unexpected,
-which is logged with the request id and answered with a bare 50001 — never a traceback.
+Every error leaves the server through the request middleware (:mod:`mengchong.http.middlewares`),
+which answers with :func:`error_response`: our :class:`ApiError`, aiohttp's own HTTP exceptions
+(unknown route, wrong method, body too large, through :func:`from_http_exception`) and anything
+unexpected, logged with the request id and answered with a bare 50001 — never a traceback.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from mengchong.http.errors import ApiError, ErrorCode
-
-log = logging.getLogger("mengchong.http")
 
 _STATUS_CODES: dict[int, ErrorCode] = {
     400: ErrorCode.BAD_REQUEST,
@@ -65,18 +62,3 @@ def from_http_exception(exc: web.HTTPException) -> ApiError:
     if isinstance(exc, web.HTTPMethodNotAllowed):
         headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
     return ApiError(code, message, headers=headers, status=exc.status)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return error_response(exc)
-    except web.HTTPException as exc:
-        if exc.status < 400:  # redirects and the like are answers, not errors
-            raise
-        return error_response(from_http_exception(exc))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(ApiError(ErrorCode.INTERNAL, "Internal server error"))

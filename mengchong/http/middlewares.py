@@ -1,75 +1,102 @@
-"""The request middleware: request id, database context, access log and latency metrics.
+"""The kernel's request middleware: request id, database context, the per-IP rate limit, every
+error turned into the envelope, latency metrics and the access log.
 
-One middleware rather than four keeps the per-request cost to one coroutine frame; it sits
-outside the error middleware so it logs and measures the status the client really gets.
+One middleware rather than five: each aiohttp middleware is another coroutine frame on every
+request, health checks included. It is the outermost, so it logs and measures the status the
+client really gets. What a particular route needs (its guard, its JSON body, its schemas) is
+:func:`mengchong.http.validation.route_middleware`, the only other one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from mengchong.http.access_log import AccessLog
+from mengchong.http.envelope import error_response, from_http_exception
+from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.metrics import Metrics
-from mengchong.keys import REQUEST_ID
+from mengchong.http.ratelimit import Limiter
+from mengchong.http.routing import route_label
+from mengchong.http.validation import RouteNeeds
 from mengchong.logs import request_id_var
 from mengchong.storage.database import Database
 
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
-access_log = logging.getLogger("mengchong.access")
+log = logging.getLogger("mengchong.http")
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def route_label(request: web.Request) -> str:
-    """The route template (``/v1/pets/{pet_id}``), so metrics don't explode per id."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+def new_request_id(incoming: str) -> str:
+    """The client's X-Request-ID when it is sane, else 32 random hex digits."""
+    return incoming if incoming and _CLIENT_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
 
 
-def build_request_middleware(database: Database, metrics: Metrics, *, log_access: bool) -> Middleware:
+def error_to_response(request: web.Request, exc: Exception) -> web.Response:
+    """Every failure in the envelope; anything unexpected is logged and answered 50001, no trace."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, web.HTTPException):
+        return error_response(from_http_exception(exc))
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(ApiError(ErrorCode.INTERNAL, "Internal server error"))
+
+
+def build_request_middleware(
+    database: Database, metrics: Metrics, limiter: Limiter, access_log: AccessLog | None
+) -> Middleware:
+    """The one middleware. In order: request id, database context, the client IP's limit, what
+    the route asks for (:class:`RouteNeeds`: its guard, JSON body, schemas), the handler; any
+    failure becomes the envelope; then the X-Request-ID header, metrics and the access line."""
+    observe = metrics.observe_request
+    check_ip = limiter.check_ip if limiter.settings.enabled else None
+    exempt = frozenset(limiter.settings.exempt)
+    needs_of: dict[object, RouteNeeds | None] = {}
+
     @web.middleware
     async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _CLIENT_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        request[REQUEST_ID] = request_id
-        token = request_id_var.set(request_id)
+        request_id = new_request_id(request.headers.get("X-Request-ID", ""))
+        id_token = request_id_var.set(request_id)
+        database_token = database.enter()
         status = 500  # what the client sees if the connection dies mid-handler
         try:
-            with database.activate():
+            try:
+                if check_ip is not None and request.path not in exempt:
+                    await check_ip(request)
+                route_handler = request.match_info.handler
+                try:
+                    needs = needs_of[route_handler]
+                except KeyError:
+                    needs = needs_of[route_handler] = RouteNeeds.of(route_handler)
+                if needs is not None:
+                    await needs.check(request)
                 response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # redirects and the like are answers, not errors
+                    status = exc.status
+                    exc.headers["X-Request-ID"] = request_id
+                    raise
+                response = error_to_response(request, exc)
+            except Exception as exc:
+                response = error_to_response(request, exc)
             status = response.status
+            if not response.prepared:  # a handler that streams sets the header itself
+                response.headers["X-Request-ID"] = request_id
             return response
         finally:
+            database.leave(database_token)
             elapsed = time.perf_counter() - started
-            metrics.observe_request(request.method, route_label(request), status, elapsed)
-            if log_access:
-                access_log.info(
-                    "%s %s %s",
-                    request.method,
-                    request.path,
-                    status,
-                    extra={
-                        "method": request.method,
-                        "path": request.path,
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                        "remote": request.remote,
-                    },
-                )
-            request_id_var.reset(token)
+            observe(request.method, route_label(request), status, elapsed)
+            if access_log is not None:
+                access_log.record(request_id, request.method, request.path, status, elapsed, request.remote)
+            request_id_var.reset(id_token)
 
     return request_middleware
-
-
-async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: every response, streamed ones included, carries X-Request-ID."""
-    request_id = request.get(REQUEST_ID)
-    if request_id:
-        response.headers["X-Request-ID"] = request_id

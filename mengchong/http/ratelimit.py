@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import (
@@ -24,7 +22,7 @@ from limits.aio.strategies import (
 
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
-from mengchong.http.middlewares import route_label
+from mengchong.http.routing import route_key
 from mengchong.storage.cache import Cache
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
@@ -38,11 +36,6 @@ def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
     if trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
         return forwarded.split(",", 1)[0].strip()
     return request.remote or "unknown"
-
-
-def route_key(request: web.Request) -> str:
-    """``"GET /v1/pets/{pet_id}"``: every unknown path shares one key, so scans can't flood storage."""
-    return f"{request.method} {route_label(request)}"
 
 
 def rate(value: str) -> RateLimitItem | None:
@@ -92,8 +85,8 @@ class Limiter:
         )
 
     async def check_ip(self, request: web.Request) -> None:
-        if not self.settings.enabled or request.path in self.settings.exempt:
-            return
+        """Count the request against its client IP's limit (the request middleware calls this
+        only when limits are enabled and the path is not exempt)."""
         route = route_key(request)
         ip = client_ip(request, self.settings.trust_forwarded_for)
         await self._hit(self._ip.get(route, self._default_ip), "ip", ip, route)
@@ -103,14 +96,3 @@ class Limiter:
             return
         route = route_key(request)
         await self._hit(self._user.get(route, self._default_user), "user", str(user_id), route)
-
-
-def build_ratelimit_middleware(
-    limiter: Limiter,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    @web.middleware
-    async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        await limiter.check_ip(request)
-        return await handler(request)
-
-    return ratelimit_middleware

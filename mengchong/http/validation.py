@@ -1,16 +1,21 @@
 """Request validation through aiohttp-apigami (marshmallow schemas that also make the OpenAPI
 document), with every failure turned into our envelope: a bad field is 400/40001 naming the
 field, malformed JSON 400/40002, a body that is not JSON where JSON is expected 400/40003.
+
+:class:`RouteNeeds` is what a route's decorators ask for, checked by the request middleware in
+this order: its guard (``@authenticated``, ``@admin_only``), the JSON content type, its schemas.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import marshmallow as m
 from aiohttp import web
-from aiohttp.typedefs import Handler
-from aiohttp_apigami.constants import SCHEMAS_ATTR
+from aiohttp_apigami.constants import APISPEC_PARSER, APISPEC_VALIDATED_DATA_NAME, SCHEMAS_ATTR
+from aiohttp_apigami.validation import ValidationSchema
 from webargs.aiohttpparser import AIOHTTPParser
 
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, flatten_messages
@@ -49,20 +54,61 @@ class EnvelopeParser(AIOHTTPParser):
         )
 
 
-def expects_json(request: web.Request) -> bool:
-    handler = request.match_info.handler
-    schemas = getattr(handler, SCHEMAS_ATTR, None) or ()
-    return any(schema.location == "json" for schema in schemas)
+GUARD_ATTR = "__mengchong_guard__"
+Guard = Callable[[web.Request], Awaitable[Any]]
 
 
-@web.middleware
-async def content_type_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+@dataclass(frozen=True)
+class RouteNeeds:
+    """What one handler requires before it runs, read once from its decorators."""
+
+    guard: Guard | None
+    json_body: bool
+    schemas: tuple[ValidationSchema, ...]
+
+    @classmethod
+    def of(cls, handler: Any) -> RouteNeeds | None:
+        """None when the handler needs nothing (health checks, public pages)."""
+        guard = getattr(handler, GUARD_ATTR, None)
+        schemas = tuple(getattr(handler, SCHEMAS_ATTR, None) or ())
+        if guard is None and not schemas:
+            return None
+        return cls(guard, any(schema.location == "json" for schema in schemas), schemas)
+
+    async def check(self, request: web.Request) -> None:
+        """Who is calling comes before what they sent, so an anonymous bad body is 401, not 400;
+        then the JSON content type, then the schemas."""
+        if self.guard is not None:
+            await self.guard(request)
+        if self.json_body:
+            refuse_other_content_types(request)
+        if self.schemas:
+            await validate(request, self.schemas)
+
+
+def refuse_other_content_types(request: web.Request) -> None:
     """A route that takes a JSON body refuses a body of another type before validation runs."""
-    json_type = request.content_type == "application/json" or request.content_type.endswith("+json")
-    if request.method in BODY_METHODS and request.body_exists and not json_type and expects_json(request):
-        raise ApiError(
-            ErrorCode.UNSUPPORTED_CONTENT_TYPE,
-            f"Expected Content-Type application/json, got {request.content_type or 'none'}",
-            [FieldError("Content-Type", "must be application/json")],
-        )
-    return await handler(request)
+    if request.method not in BODY_METHODS or not request.body_exists:
+        return
+    content_type = request.content_type
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return
+    raise ApiError(
+        ErrorCode.UNSUPPORTED_CONTENT_TYPE,
+        f"Expected Content-Type application/json, got {content_type or 'none'}",
+        [FieldError("Content-Type", "must be application/json")],
+    )
+
+
+async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) -> None:
+    """apigami's validation: each schema's location parsed; the result under ``request["data"]``
+    (or the schema's ``put_into``), ``{}`` when no schema fills the default key."""
+    parser = request.app[APISPEC_PARSER]
+    result: Any = None
+    for schema in schemas:
+        data = await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)
+        if schema.put_into:
+            request[schema.put_into] = data
+        elif result is None:
+            result = data
+    request[request.app[APISPEC_VALIDATED_DATA_NAME]] = {} if result is None else result

@@ -9,6 +9,7 @@ Schema changes go through tortoise's own migrations (``python -m mengchong migra
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,15 @@ class Database:
             yield self._context
         finally:
             _current_context.reset(token)
+
+    def enter(self) -> contextvars.Token[TortoiseContext | None]:
+        """:meth:`activate` without the context manager, for the request middleware's hot path;
+        hand the token back to :meth:`leave`."""
+        return _current_context.set(self._context)
+
+    @staticmethod
+    def leave(token: contextvars.Token[TortoiseContext | None]) -> None:
+        _current_context.reset(token)
 
     async def open(self) -> None:
         if self.dialect == "sqlite":
