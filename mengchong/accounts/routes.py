@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, request_schema
 
@@ -16,6 +18,7 @@ from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error, not_found
 from mengchong.keys import database_key, files_key
 from mengchong.moderation import checked_text
+from mengchong.storage.database import fetch_rows
 from mengchong.storage.files import is_key
 
 routes = web.RouteTableDef()
@@ -32,30 +35,49 @@ def user_info(user: User, is_new_user: bool) -> dict[str, Any]:
     }
 
 
-async def settings_of(user_id: int) -> dict[str, dict[str, bool]]:
-    saved = await UserSettings.get_or_none(user_id=user_id)
+PROFILE_SQL = (
+    "SELECT u.id, u.nickname, u.avatar_url, u.gender, u.birthday, u.points_balance, u.role,"
+    " s.notification_prefs, s.privacy_prefs"
+    " FROM users u LEFT JOIN user_settings s ON s.user_id = u.id WHERE u.id = $1"
+)
+
+
+def json_column(value: Any) -> dict[str, bool]:
+    """A JSON column as fetched: text on both drivers, NULL when the row is missing."""
+    if value is None:
+        return {}
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def settings_view(notification_prefs: dict[str, bool], privacy_prefs: dict[str, bool]) -> dict[str, Any]:
+    """Saved settings over the defaults, so a key added later has a value for everyone."""
     return {
-        "notification_prefs": {
-            **schemas.DEFAULT_NOTIFICATION_PREFS,
-            **(saved.notification_prefs if saved else {}),
-        },
-        "privacy_prefs": {**schemas.DEFAULT_PRIVACY_PREFS, **(saved.privacy_prefs if saved else {})},
+        "notification_prefs": {**schemas.DEFAULT_NOTIFICATION_PREFS, **notification_prefs},
+        "privacy_prefs": {**schemas.DEFAULT_PRIVACY_PREFS, **privacy_prefs},
     }
 
 
-async def profile_of(user_id: int) -> dict[str, Any]:
-    user = await User.get_or_none(id=user_id)
-    if user is None:
+async def settings_of(user_id: int) -> dict[str, dict[str, bool]]:
+    saved = await UserSettings.get_or_none(user_id=user_id)
+    return settings_view(saved.notification_prefs, saved.privacy_prefs) if saved else settings_view({}, {})
+
+
+async def profile_of(app: web.Application, user_id: int) -> dict[str, Any]:
+    """The profile and settings in one statement: this is the hottest authenticated read."""
+    rows = await fetch_rows(app[database_key].connection, PROFILE_SQL, [user_id])
+    if not rows:
         raise not_found("User")
+    row = rows[0]
+    birthday = row["birthday"]
     return {
-        "user_id": str(user.id),
-        "nickname": user.nickname,
-        "avatar_url": user.avatar_url,
-        "gender": user.gender,
-        "birthday": user.birthday.isoformat() if user.birthday else None,
-        "points_balance": user.points_balance,
-        "role": user.role,
-        **await settings_of(user_id),
+        "user_id": str(row["id"]),
+        "nickname": row["nickname"],
+        "avatar_url": row["avatar_url"],
+        "gender": row["gender"],
+        "birthday": birthday.isoformat() if isinstance(birthday, date) else birthday,
+        "points_balance": row["points_balance"],
+        "role": row["role"],
+        **settings_view(json_column(row["notification_prefs"]), json_column(row["privacy_prefs"])),
     }
 
 
@@ -120,7 +142,7 @@ async def unban(request: web.Request) -> web.Response:
 @authenticated
 async def get_profile(request: web.Request) -> web.Response:
     user = await current_user(request)
-    return ok(await profile_of(user.id))
+    return ok(await profile_of(request.app, user.id))
 
 
 @routes.put("/v1/users/profile")
@@ -138,7 +160,7 @@ async def put_profile(request: web.Request) -> web.Response:
         body["avatar_url"] = await checked_avatar(request, body["avatar_url"])
     if body:
         await User.filter(id=user.id).update(**body)
-    return ok(await profile_of(user.id), "Profile updated successfully")
+    return ok(await profile_of(request.app, user.id), "Profile updated successfully")
 
 
 async def checked_avatar(request: web.Request, value: str) -> str:

@@ -19,9 +19,12 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, _current_context
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.transactions import in_transaction
+
+from mengchong.storage import postgres
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -108,8 +111,12 @@ class Database:
             if model_set.migrations:
                 app["migrations"] = model_set.migrations
             apps[model_set.label] = app
+        url = connection_url(self.url, self._pool_min, self._pool_max)
+        connection: str | dict[str, Any] = url
+        if self.dialect == "postgres":
+            connection = {"engine": postgres.ENGINE, "credentials": expand_db_url(url)["credentials"]}
         return {
-            "connections": {self.connection_name: connection_url(self.url, self._pool_min, self._pool_max)},
+            "connections": {self.connection_name: connection},
             "apps": apps,
             "use_tz": True,
             "timezone": "UTC",
