@@ -228,6 +228,12 @@ class PetsSettings(_Model):
         description="status of a newly adopted pet",
     )
     decay: DecaySettings = Field(DecaySettings(), description="status decay while nobody looks")
+    decay_write_back_seconds: int = Field(
+        300,
+        ge=0,
+        description="a read stores the decayed status when the stored one is at least this old "
+        "(0: every read); what a read shows is the same either way",
+    )
     full_threshold: float = Field(
         90,
         gt=0,

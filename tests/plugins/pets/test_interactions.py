@@ -76,3 +76,17 @@ async def test_decay_on_read_is_written_back_and_floored(client, alice):
         stored = await store.pets(app).get(pet["pet_id"])
     assert stored["status"]["hunger"] == 5
     assert datetime.fromisoformat(stored["status_at"]) > datetime.now(UTC) - timedelta(minutes=1)
+
+
+async def test_a_recent_state_is_shown_decayed_but_not_rewritten_on_every_read(client, alice):
+    pet = await adopted(client, alice)
+    app = client.server.app
+    minute_ago = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    with app[database_key].activate():
+        before = await store.pets(app).update(pet["pet_id"], {"status_at": minute_ago})
+    first = (await (await client.get(f"/v1/pets/{pet['pet_id']}", headers=alice)).json())["data"]
+    second = (await (await client.get(f"/v1/pets/{pet['pet_id']}", headers=alice)).json())["data"]
+    assert first["status"] == second["status"]
+    with app[database_key].activate():
+        stored = await store.pets(app).get(pet["pet_id"])
+    assert stored["version"] == before["version"]  # younger than decay_write_back_seconds: no write

@@ -61,6 +61,20 @@ async def test_fifty_simultaneous_feedings_with_ten_items(client, alice):
     assert history["data"]["total"] == 10
 
 
+async def test_simultaneous_interactions_without_items_all_land_once(client, alice):
+    """No item, no lock: the compare-and-set alone must keep every one of them."""
+    pet = await adopted(client, alice)
+    results = await asyncio.gather(*(act(client, alice, pet["pet_id"], "petting") for _ in range(8)))
+    assert [response.status for response, _ in results] == [200] * 8
+    gained = sum(body["data"]["reward"]["experience"] for _, body in results)
+    read = (await (await client.get(f"/v1/pets/{pet['pet_id']}", headers=alice)).json())["data"]
+    assert read["experience"] == gained > 0
+    history = await (
+        await client.get(f"/v1/pets/{pet['pet_id']}/interactions?limit=100", headers=alice)
+    ).json()
+    assert history["data"]["total"] == 8
+
+
 async def test_a_full_pet_refuses_food_and_keeps_it(client, alice):
     pet = await adopted(client, alice)
     await give(client, user_id_of(alice), "food.meal", 2)
