@@ -23,7 +23,7 @@ from orjson import dumps
 
 LOGGER = "mengchong.access"
 _LINE = (
-    '{"ts":"%s","level":"INFO","logger":"mengchong.access","message":"' + "%s %s %d" + '",'
+    '{"ts":"%s","level":"INFO","logger":"' + LOGGER + '","message":"%s %s %d",'
     '"request_id":"%s","method":"%s","path":%s,"status":%d,"ms":%.2f,"remote":%s}\n'
 )
 _logger = logging.getLogger(LOGGER)

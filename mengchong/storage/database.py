@@ -125,11 +125,11 @@ class Database:
     @contextlib.contextmanager
     def activate(self) -> Iterator[TortoiseContext]:
         """Make this database the one tortoise models use in the current task."""
-        token = _current_context.set(self._context)
+        token = self.enter()
         try:
             yield self._context
         finally:
-            _current_context.reset(token)
+            self.leave(token)
 
     def enter(self) -> contextvars.Token[TortoiseContext | None]:
         """:meth:`activate` without the context manager, for the request middleware's hot path;
