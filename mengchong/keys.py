@@ -42,3 +42,6 @@ wechat_key: web.AppKey[WechatClient] = web.AppKey("wechat")
 word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 
 CURRENT_USER = "mengchong.current_user"
+IP_PENDING = "mengchong.ip_pending"
+"""Set by the middleware on a route whose guard counts the client IP's limit itself, in the same
+round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""

@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mengchong.accounts.models import User
-from mengchong.accounts.tokens import TokenError
+from mengchong.accounts.tokens import TokenClaims, TokenError
 from mengchong.http.errors import ApiError, ErrorCode
-from mengchong.http.validation import GUARD_ATTR
+from mengchong.http.validation import GUARD_ATTR, counts_client_ip
 from mengchong.keys import CURRENT_USER, cache_key, limiter_key, tokens_key
 from mengchong.storage.cache import Cache
 
@@ -65,17 +65,20 @@ async def publish_auth_state(cache: Cache, user: User) -> None:
     await cache.set_json(auth_state_key(cache, user.id), AuthState.of(user).as_json(), AUTH_STATE_TTL_SECONDS)
 
 
-async def load_auth_state(cache: Cache, user_id: int) -> AuthState | None:
-    key = auth_state_key(cache, user_id)
-    cached = await cache.get_json(key)
-    if cached is not None:
-        version, role, openid, banned = cached
-        return AuthState(int(version), str(role), str(openid), bool(banned))
+def read_auth_state(raw: bytes) -> AuthState:
+    version, role, openid, banned = orjson.loads(raw)
+    return AuthState(int(version), str(role), str(openid), bool(banned))
+
+
+async def fill_auth_state(cache: Cache, user_id: int) -> AuthState | None:
+    """On a cache miss: the state from the database, cached unless a writer got there first."""
     user = await User.get_or_none(id=user_id).only("id", "token_version", "role", "openid", "banned_at")
     if user is None:
         return None
     state = AuthState.of(user)
-    await cache.client.set(key, orjson.dumps(state.as_json()), ex=AUTH_STATE_TTL_SECONDS, nx=True)
+    await cache.client.set(
+        auth_state_key(cache, user_id), orjson.dumps(state.as_json()), ex=AUTH_STATE_TTL_SECONDS, nx=True
+    )
     return state
 
 
@@ -87,17 +90,35 @@ def bearer_token(request: web.Request) -> str:
     return token.strip()
 
 
+def verified_claims(request: web.Request) -> TokenClaims:
+    try:
+        return request.app[tokens_key].verify(bearer_token(request))
+    except TokenError as exc:
+        raise unauthorized(f"Invalid token: {exc}") from None
+
+
+@counts_client_ip
 async def current_user(request: web.Request) -> CurrentUser:
-    """The authenticated caller (401 otherwise); counts the request against the per-user limit."""
+    """The authenticated caller (401 otherwise), after the client IP's and the user's rate
+    limits: on Redis one round trip for both limits and the revocation check."""
     known = request.get(CURRENT_USER)
     if known is not None:
         return known
     app = request.app
+    limiter = app[limiter_key]
     try:
-        claims = app[tokens_key].verify(bearer_token(request))
-    except TokenError as exc:
-        raise unauthorized(f"Invalid token: {exc}") from None
-    state = await load_auth_state(app[cache_key], claims.user_id)
+        claims = verified_claims(request)
+    except ApiError:
+        await limiter.check_pending_ip(request)  # a bad token still counts against its IP
+        raise
+    cache = app[cache_key]
+    admission = await limiter.admit(
+        request, claims.user_id, claims.version, auth_state_key(cache, claims.user_id)
+    )
+    if admission.state is not None:
+        state: AuthState | None = read_auth_state(admission.state)
+    else:
+        state = await fill_auth_state(cache, claims.user_id)
     if state is None:
         raise unauthorized("Invalid token: unknown user")
     if state.banned:
@@ -106,10 +127,12 @@ async def current_user(request: web.Request) -> CurrentUser:
         raise unauthorized("Token revoked: log in again")
     user = CurrentUser(claims.user_id, state.role, state.openid, claims.expires_at)
     request[CURRENT_USER] = user
-    await app[limiter_key].check_user(request, user.id)
+    if not admission.user_checked:
+        await limiter.check_user(request, user.id)
     return user
 
 
+@counts_client_ip
 async def require_admin(request: web.Request) -> CurrentUser:
     """The authenticated caller if an admin; 403 for anyone else."""
     user = await current_user(request)

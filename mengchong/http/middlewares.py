@@ -26,6 +26,7 @@ from mengchong.http.metrics import Metrics
 from mengchong.http.ratelimit import Limiter
 from mengchong.http.routing import route_label
 from mengchong.http.validation import RouteNeeds
+from mengchong.keys import IP_PENDING
 from mengchong.logs import request_id_var
 from mengchong.storage.database import Database
 
@@ -69,13 +70,16 @@ def build_request_middleware(
         status = 500  # what the client sees if the connection dies mid-handler
         try:
             try:
-                if check_ip is not None and request.path not in exempt:
-                    await check_ip(request)
                 route_handler = request.match_info.handler
                 try:
                     needs = needs_of[route_handler]
                 except KeyError:
                     needs = needs_of[route_handler] = RouteNeeds.of(route_handler)
+                if check_ip is not None and request.path not in exempt:
+                    if needs is not None and needs.guard_counts_ip:
+                        request[IP_PENDING] = True  # counted by the guard with the token check
+                    else:
+                        await check_ip(request)
                 if needs is not None:
                     await needs.check(request)
                 response = await handler(request)

@@ -3,12 +3,20 @@ auth guard has established who the user is. Limits come from ``[ratelimit]`` wit
 overrides keyed by ``"METHOD /route/{template}"``. With Redis configured the counters live in
 Redis (through the cache port's connection pool), so every process shares them; otherwise in
 this process. A refused request is 429/42901 with ``Retry-After``.
+
+An authenticated request on Redis with the default strategy (sliding-window-counter) makes one
+round trip for all of it: :meth:`Limiter.admit` runs one Lua script that counts the client IP,
+reads the user's cached auth state and counts the user when that state still accepts the token.
+The script keeps the windows exactly as ``limits`` does (same keys, same arithmetic), so
+``limits`` still answers the Retry-After of a refusal. Other strategies and the in-process
+storage take the same steps one call at a time.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 from limits import RateLimitItem, parse
@@ -23,6 +31,7 @@ from limits.aio.strategies import (
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.routing import route_key
+from mengchong.keys import IP_PENDING
 from mengchong.storage.cache import Cache
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
@@ -30,6 +39,68 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
+
+# KEYS: the IP's previous and current window, the auth state, the user's previous and current
+# window (a window pair not counted is the state key twice, never touched). ARGV: IP limit and
+# window seconds (limit -1: not counted), user limit and window seconds, the token's version.
+# Returns {ip admitted 1/0, the state or "", user: 1 admitted or no limit, 0 refused, -1 not
+# evaluated because the state is missing or refuses the token}.
+ADMIT_LUA = """
+local function acquire(previous, current, limit, expiry)
+    -- limits' acquire_sliding_window.lua for one hit; times in milliseconds
+    expiry = expiry * 1000
+    if limit < 1 then
+        return false
+    end
+    local current_ttl = tonumber(redis.call('pttl', current))
+    if current_ttl > 0 and current_ttl < expiry then
+        redis.call('rename', current, previous)
+        redis.call('set', current, 0, 'PX', current_ttl + expiry)
+    end
+    local previous_count = tonumber(redis.call('get', previous)) or 0
+    local previous_ttl = math.max(tonumber(redis.call('pttl', previous)) or 0, 0)
+    local current_count = tonumber(redis.call('get', current)) or 0
+    if math.floor(previous_count * previous_ttl / expiry) + current_count + 1 > limit then
+        return false
+    end
+    if redis.call('exists', current) == 1 then
+        redis.call('incrby', current, 1)
+    else
+        redis.call('set', current, 1, 'PX', expiry * 2)
+    end
+    return true
+end
+
+local ip_limit = tonumber(ARGV[1])
+if ip_limit >= 0 and not acquire(KEYS[1], KEYS[2], ip_limit, tonumber(ARGV[2])) then
+    return {0, '', -1}
+end
+local state = redis.call('get', KEYS[3])
+if not state then
+    return {1, '', -1}
+end
+local user_limit = tonumber(ARGV[3])
+if user_limit < 0 then
+    return {1, state, 1}
+end
+local ok, decoded = pcall(cjson.decode, state)
+if not ok or decoded[1] ~= tonumber(ARGV[5]) or decoded[4] ~= false then
+    return {1, state, -1}
+end
+if acquire(KEYS[4], KEYS[5], user_limit, tonumber(ARGV[4])) then
+    return {1, state, 1}
+end
+return {1, state, 0}
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What :meth:`Limiter.admit` found: the cached auth state (None on a miss) and whether
+    the per-user limit is settled (counted, or none applies)."""
+
+    state: bytes | None
+    user_checked: bool
 
 
 def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
@@ -46,8 +117,12 @@ def rate(value: str) -> RateLimitItem | None:
 class Limiter:
     def __init__(self, settings: RateLimitSettings, cache: Cache) -> None:
         self.settings = settings
+        self._cache = cache
         self._storage = self._storage_for(cache)
         self._limiter = STRATEGIES[settings.strategy](self._storage)
+        self._prefix = cache.key("ratelimit")
+        fused = isinstance(self._storage, RedisStorage) and settings.strategy == "sliding-window-counter"
+        self._admit = cache.client.register_script(ADMIT_LUA) if fused else None
         self._default_ip = rate(settings.per_ip)
         self._default_user = rate(settings.per_user)
         self._ip: dict[str, RateLimitItem | None] = {}
@@ -74,15 +149,22 @@ class Limiter:
     async def _hit(self, item: RateLimitItem | None, scope: str, identity: str, route: str) -> None:
         if item is None:
             return
-        if await self._limiter.hit(item, scope, identity, route):
-            return
+        if not await self._limiter.hit(item, scope, identity, route):
+            raise await self._refusal(item, scope, identity, route)
+
+    async def _refusal(self, item: RateLimitItem, scope: str, identity: str, route: str) -> ApiError:
         stats = await self._limiter.get_window_stats(item, scope, identity, route)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ApiError(
+        return ApiError(
             ErrorCode.RATE_LIMITED,
             f"Too many requests; try again in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
+
+    def _window_keys(self, item: RateLimitItem, scope: str, identity: str, route: str) -> tuple[str, str]:
+        """The previous and current window keys, named as limits' RedisStorage names them."""
+        current = f"{self._prefix}:{{{item.key_for(scope, identity, route)}}}"
+        return f"{current}/-1", current
 
     async def check_ip(self, request: web.Request) -> None:
         """Count the request against its client IP's limit (the request middleware calls this
@@ -91,8 +173,40 @@ class Limiter:
         ip = client_ip(request, self.settings.trust_forwarded_for)
         await self._hit(self._ip.get(route, self._default_ip), "ip", ip, route)
 
+    async def check_pending_ip(self, request: web.Request) -> None:
+        """Count the client IP if the middleware left it to the auth guard (:data:`IP_PENDING`)."""
+        if request.pop(IP_PENDING, False):
+            await self.check_ip(request)
+
     async def check_user(self, request: web.Request, user_id: int) -> None:
         if not self.settings.enabled:
             return
         route = route_key(request)
         await self._hit(self._user.get(route, self._default_user), "user", str(user_id), route)
+
+    async def admit(self, request: web.Request, user_id: int, version: int, state_key: str) -> Admission:
+        """For the auth guard, once the token's signature holds: count the client IP if it is
+        pending, read the user's cached auth state at ``state_key``, and count the user when
+        that state accepts a token of ``version``. 429 when a limit refuses."""
+        if self._admit is None:
+            await self.check_pending_ip(request)
+            return Admission(await self._cache.client.get(state_key), user_checked=False)
+        route = route_key(request)
+        keys = [state_key] * 5
+        args: list[int] = [-1, 0, -1, 0, version]
+        ip_item = self._ip.get(route, self._default_ip) if request.pop(IP_PENDING, False) else None
+        ip = ""
+        if ip_item is not None:
+            ip = client_ip(request, self.settings.trust_forwarded_for)
+            keys[0], keys[1] = self._window_keys(ip_item, "ip", ip, route)
+            args[0], args[1] = ip_item.amount, ip_item.get_expiry()
+        user_item = self._user.get(route, self._default_user) if self.settings.enabled else None
+        if user_item is not None:
+            keys[3], keys[4] = self._window_keys(user_item, "user", str(user_id), route)
+            args[2], args[3] = user_item.amount, user_item.get_expiry()
+        ip_admitted, state, user = await self._admit(keys=keys, args=args)
+        if ip_item is not None and not ip_admitted:
+            raise await self._refusal(ip_item, "ip", ip, route)
+        if user_item is not None and user == 0:
+            raise await self._refusal(user_item, "user", str(user_id), route)
+        return Admission(state or None, user_checked=user == 1)

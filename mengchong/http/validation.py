@@ -55,7 +55,15 @@ class EnvelopeParser(AIOHTTPParser):
 
 
 GUARD_ATTR = "__mengchong_guard__"
+COUNTS_CLIENT_IP_ATTR = "__mengchong_counts_client_ip__"
 Guard = Callable[[web.Request], Awaitable[Any]]
+
+
+def counts_client_ip(guard: Guard) -> Guard:
+    """Mark a guard that counts the client IP's rate limit itself (when the middleware sets
+    :data:`~mengchong.keys.IP_PENDING`), on every path out, failures included."""
+    setattr(guard, COUNTS_CLIENT_IP_ATTR, True)
+    return guard
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class RouteNeeds:
     guard: Guard | None
     json_body: bool
     schemas: tuple[ValidationSchema, ...]
+    guard_counts_ip: bool = False
 
     @classmethod
     def of(cls, handler: Any) -> RouteNeeds | None:
@@ -73,7 +82,8 @@ class RouteNeeds:
         schemas = tuple(getattr(handler, SCHEMAS_ATTR, None) or ())
         if guard is None and not schemas:
             return None
-        return cls(guard, any(schema.location == "json" for schema in schemas), schemas)
+        json_body = any(schema.location == "json" for schema in schemas)
+        return cls(guard, json_body, schemas, getattr(guard, COUNTS_CLIENT_IP_ATTR, False))
 
     async def check(self, request: web.Request) -> None:
         """Who is calling comes before what they sent, so an anonymous bad body is 401, not 400;

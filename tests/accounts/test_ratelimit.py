@@ -1,10 +1,13 @@
 """Rate limits: per IP and per user, per-route overrides, 429 with Retry-After in the
-envelope, exempt paths, and counters shared by two app instances on one Redis."""
+envelope, exempt paths, and counters shared by two app instances on one Redis. On Redis an
+authenticated request counts both limits in the auth guard's one round trip; these tests hold
+it to the same rules as the step-by-step path (the embedded profile) and to the same windows."""
 
 from __future__ import annotations
 
 import pytest
 
+from mengchong.keys import cache_key
 from support import bearer, login, settings_from
 
 
@@ -29,12 +32,49 @@ async def test_per_user_limits_follow_the_user_not_the_connection(profile, make_
     client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
     alice = bearer((await login(client, "alice"))["token"])
     bob = bearer((await login(client, "bob"))["token"])
-    assert [(await client.get("/v1/users/profile", headers=alice)).status for _ in range(3)] == [
-        200,
-        200,
-        429,
-    ]
+    assert [(await client.get("/v1/users/profile", headers=alice)).status for _ in range(2)] == [200, 200]
+    refused = await client.get("/v1/users/profile", headers=alice)
+    assert refused.status == 429
+    assert (await refused.json())["code"] == 42901
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert (await client.get("/v1/users/profile", headers=bob)).status == 200
+
+
+async def test_requests_with_and_without_a_valid_token_share_the_ip_window(profile, make_client):
+    routes = {"GET /v1/users/profile": {"per_ip": "4/minute"}}
+    client = await make_client(settings_from(profile, **limits(routes=routes)))
+    token = bearer((await login(client, "carol"))["token"])
+    seen = [
+        (await client.get("/v1/users/profile", headers=headers)).status for headers in ({}, token, {}, token)
+    ]
+    assert seen == [401, 200, 401, 200]
+    for headers in ({}, token, {"Authorization": "Bearer not-a-jwt"}):
+        refused = await client.get("/v1/users/profile", headers=headers)
+        assert refused.status == 429  # the IP's limit comes before who is asking
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+async def test_a_revoked_token_does_not_use_up_its_users_limit(profile, make_client):
+    client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
+    revoked = bearer((await login(client, "dave"))["token"])
+    assert (await client.post("/v1/auth/logout", headers=revoked)).status == 200  # counts once
+    assert {(await client.get("/v1/users/profile", headers=revoked)).status for _ in range(5)} == {401}
+    fresh = bearer((await login(client, "dave"))["token"])
+    assert (await client.get("/v1/users/profile", headers=fresh)).status == 200
+    assert (await client.get("/v1/users/profile", headers=fresh)).status == 200
+    assert (await client.get("/v1/users/profile", headers=fresh)).status == 429
+
+
+async def test_the_user_is_counted_when_the_cached_auth_state_is_gone(profile, make_client):
+    client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
+    token = bearer((await login(client, "erin"))["token"])
+    cache = client.server.app[cache_key]
+    statuses = []
+    for _ in range(3):
+        if keys := [key async for key in cache.client.scan_iter(match=cache.key("auth", "*"))]:
+            await cache.client.delete(*keys)
+        statuses.append((await client.get("/v1/users/profile", headers=token)).status)
+    assert statuses == [200, 200, 429]
 
 
 async def test_exempt_paths_and_the_off_switch(profile, make_client):
