@@ -23,6 +23,11 @@ The contract, for every adapter:
   ``expected_version`` it is a compare-and-set. It returns the new document, or None when the
   document is missing or its version differs. Incrementing a field that holds something other
   than a number (a missing field counts as 0) raises :class:`NonNumericField` and changes nothing.
+  With a :class:`Record`, that document is inserted into its collection if and only if the update
+  applies, so a change and its log entry are never apart: one statement on PostgreSQL, one
+  transaction on SQLite; on MongoDB the record goes in first and is deleted again when the
+  update does not apply (a crash in between can leave a record without its update). A record
+  id that exists raises :class:`DuplicateDocument` and changes nothing.
 - Anything the port does not accept (a reserved or malformed field name, a value that is not
   JSON, a bad id, filter, sort or page) raises :class:`DocumentValueError`, a ``ValueError``,
   before the database is asked.
@@ -34,6 +39,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,6 +75,31 @@ class NonNumericField(DocumentError, TypeError):
     """``update`` was asked to increment a field that holds something other than a number."""
 
 
+@dataclass(frozen=True)
+class Record:
+    """A document that :meth:`Collection.update` inserts into ``collection`` along with the
+    update (see the module docstring)."""
+
+    collection: str
+    doc: Mapping[str, Any]
+    doc_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedRecord:
+    collection: str
+    doc_id: str
+    body: Document
+
+
+def check_record(record: Record | None) -> CheckedRecord | None:
+    if record is None:
+        return None
+    return CheckedRecord(
+        check_collection_name(record.collection), new_doc_id(record.doc_id), check_document(record.doc)
+    )
+
+
 class Collection(Protocol):
     """One named collection of documents."""
 
@@ -100,6 +131,7 @@ class Collection(Protocol):
         *,
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
+        record: Record | None = None,
     ) -> Document | None: ...
 
     async def delete(self, doc_id: str) -> bool: ...

@@ -23,6 +23,7 @@ from mengchong.storage.documents import (
     EMPTY,
     Document,
     DuplicateDocument,
+    Record,
     Scalar,
     check_collection_name,
     check_doc_id,
@@ -30,6 +31,7 @@ from mengchong.storage.documents import (
     check_filter,
     check_index_fields,
     check_page,
+    check_record,
     check_sort,
     check_update,
     check_version,
@@ -133,6 +135,7 @@ class MongoCollection:
         *,
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
+        record: Record | None = None,
     ) -> Document | None:
         sets, adds = check_update(changes, increment)
         query: dict[str, Any] = {"_id": check_doc_id(doc_id)}
@@ -146,7 +149,22 @@ class MongoCollection:
         update: dict[str, Any] = {"$inc": {**adds, "version": 1}}
         if sets:
             update["$set"] = sets
-        raw = await self._collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        checked = check_record(record)
+        if checked is None:
+            raw = await self._collection.find_one_and_update(
+                query, update, return_document=ReturnDocument.AFTER
+            )
+        else:
+            records = MongoCollection(self._store, checked.collection)
+            await records.insert(checked.body, doc_id=checked.doc_id)  # first: a taken id changes nothing
+            raw = None
+            try:
+                raw = await self._collection.find_one_and_update(
+                    query, update, return_document=ReturnDocument.AFTER
+                )
+            finally:
+                if raw is None:  # the update did not apply (or failed): neither
+                    await records.delete(checked.doc_id)
         if raw is not None:
             return from_mongo(raw)
         if adds:

@@ -24,12 +24,15 @@ from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 
 from mengchong.storage.database import Database
 from mengchong.storage.documents import (
     EMPTY,
+    CheckedRecord,
     Document,
     DuplicateDocument,
+    Record,
     Scalar,
     check_collection_name,
     check_doc_id,
@@ -37,6 +40,7 @@ from mengchong.storage.documents import (
     check_filter,
     check_index_fields,
     check_page,
+    check_record,
     check_sort,
     check_update,
     check_version,
@@ -217,18 +221,22 @@ class SqlCollection:
         )
         await self._connection.execute_query(sql)
 
+    def _insert_sql(self, p: Statement, collection: str, doc_id: str, body: Document) -> str:
+        # ON CONFLICT DO NOTHING: the unique (collection, doc_id) decides, in one round trip,
+        # without aborting the caller's transaction as a failed INSERT would.
+        return (
+            f"INSERT INTO documents (collection, doc_id, data, version) "
+            f"VALUES ('{collection}', {p(doc_id)}, {self._dialect.json_param(p, body)}, 1) "
+            f"ON CONFLICT (collection, doc_id) DO NOTHING RETURNING doc_id"
+        )
+
     async def insert(self, doc: Mapping[str, Any], *, doc_id: str | None = None) -> Document:
         body = check_document(doc)
         doc_id = new_doc_id(doc_id)
         p = self._statement()
-        # ON CONFLICT DO NOTHING: the unique (collection, doc_id) decides, in one round trip,
-        # without aborting the caller's transaction as a failed INSERT would.
-        sql = (
-            f"INSERT INTO documents (collection, doc_id, data, version) "
-            f"VALUES ('{self.name}', {p(doc_id)}, {self._dialect.json_param(p, body)}, 1) "
-            f"ON CONFLICT (collection, doc_id) DO NOTHING RETURNING doc_id"
-        )
-        if not await self._connection.execute_query_dict(sql, p.params):
+        if not await self._connection.execute_query_dict(
+            self._insert_sql(p, self.name, doc_id, body), p.params
+        ):
             raise DuplicateDocument(f"{self.name}: a document with id {doc_id!r} exists")
         return {"id": doc_id, **body, "version": 1}
 
@@ -282,9 +290,11 @@ class SqlCollection:
         *,
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
+        record: Record | None = None,
     ) -> Document | None:
         sets, adds = check_update(changes, increment)
         check_doc_id(doc_id)
+        checked = check_record(record)
         p = self._statement()
         data = self._dialect.new_data(p, sets, adds) if sets or adds else "data"
         where = [self._scope, f"doc_id = {p(doc_id)}"]
@@ -295,12 +305,40 @@ class SqlCollection:
             f"UPDATE documents SET data = {data}, version = version + 1 "
             f"WHERE {' AND '.join(where)} RETURNING doc_id, data, version"
         )
-        rows = await self._connection.execute_query_dict(sql, p.params)
+        if checked is None:
+            rows = await self._connection.execute_query_dict(sql, p.params)
+        elif self._dialect.postgres:
+            rows = await self._update_and_record(p, sql, checked)
+        else:
+            async with self._database.transaction() as connection:
+                rows = await connection.execute_query_dict(sql, p.params)
+                if rows:  # the record's own statement, in the same transaction
+                    await SqlCollection(self._database, checked.collection).insert(
+                        checked.body, doc_id=checked.doc_id
+                    )
         if rows:
             return row_to_document(rows[0])
         if adds:
             raise_if_not_numeric(await self.get(doc_id), expected_version, adds)
         return None
+
+    async def _update_and_record(
+        self, p: Statement, update: str, record: CheckedRecord
+    ) -> list[dict[str, Any]]:
+        """The update and the record's insert as one PostgreSQL statement: one commit. The insert
+        has no ON CONFLICT, so a taken record id fails the whole statement, update included."""
+        values = f"'{record.collection}', {p(record.doc_id)}, {self._dialect.json_param(p, record.body)}, 1"
+        sql = (
+            f"WITH updated AS ({update}), recorded AS ("
+            f"INSERT INTO documents (collection, doc_id, data, version) SELECT {values} FROM updated) "
+            f"SELECT doc_id, data, version FROM updated"
+        )
+        try:
+            return await self._connection.execute_query_dict(sql, p.params)
+        except IntegrityError:
+            raise DuplicateDocument(
+                f"{record.collection}: a document with id {record.doc_id!r} exists"
+            ) from None
 
     async def delete(self, doc_id: str) -> bool:
         p = self._statement()

@@ -2,8 +2,8 @@
 
 An interaction with an item is serialised per pet (a cache lock) and takes its item from the
 inventory in a relational transaction; every interaction writes the pet with a compare-and-set
-on its version. If that write fails, the item is given back: MongoDB writes are not part of
-the SQL transaction.
+on its version, its history entry going in with it (both or neither). If that write fails, the
+item is given back: MongoDB writes are not part of the SQL transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict, field_error
 from mengchong.keys import cache_key, database_key, events_key, plugin_settings_key, settings_key
-from mengchong.storage.documents import DuplicateDocument
+from mengchong.storage.documents import DuplicateDocument, Record
 from mengchong_plugins.pets import store
 from mengchong_plugins.pets.rules import (
     InteractionRefused,
@@ -144,7 +144,7 @@ async def write(
     user_id: int,
     interaction_type: str,
     item_id: str | None,
-) -> tuple[dict[str, Any], InteractionResult, datetime] | None:
+) -> tuple[dict[str, Any], InteractionResult] | None:
     """Compare-and-set the pet with what was planned. Reads write decay back without the pet's
     lock, so a lost race is planned again on the fresh document (decay is path-independent:
     same outcome)."""
@@ -155,10 +155,33 @@ async def write(
             pet = await store.owned_pet(app, pet["id"], user_id)
             now = datetime.now(UTC)
             result, changes = plan(app, pet, interaction_type, item_id, now)
-        updated = await collection.update(pet["id"], changes, expected_version=pet["version"])
+        entry = history_entry(user_id, pet["id"], interaction_type, item_id, result, now)
+        updated = await collection.update(pet["id"], changes, expected_version=pet["version"], record=entry)
         if updated is not None:
-            return updated, result, now
+            return updated, result
     return None
+
+
+def history_entry(
+    user_id: int,
+    pet_id: str,
+    interaction_type: str,
+    item_id: str | None,
+    result: InteractionResult,
+    now: datetime,
+) -> Record:
+    """The interaction's line in the pet's history, written with the pet."""
+    entry = {
+        "pet_id": pet_id,
+        "user_id": user_id,
+        "interaction_type": interaction_type,
+        "item_id": item_id,
+        "deltas": result.deltas,
+        "experience_gained": result.experience_gained,
+        "levels_passed": result.levels_passed,
+        "created_at": store.iso(now),
+    }
+    return Record(store.INTERACTIONS, entry, uuid.uuid4().hex)
 
 
 async def perform(
@@ -195,8 +218,8 @@ async def interact_unlocked(
         if item_id is not None:
             await give_item_back(app, user_id, item_id)
         raise ApiError(ErrorCode.UNAVAILABLE, "The pet could not be saved; nothing was used. Try again")
-    updated, result, now = written
-    await record(app, user_id, pet_id, interaction_type, item_id, result, now)
+    updated, result = written
+    await announce(app, user_id, pet_id, interaction_type, result)
     return updated, result
 
 
@@ -214,27 +237,10 @@ async def give_item_back(app: web.Application, user_id: int, item_id: str) -> No
         await grant_items(connection, user_id, item_id, 1)
 
 
-async def record(
-    app: web.Application,
-    user_id: int,
-    pet_id: str,
-    interaction_type: str,
-    item_id: str | None,
-    result: InteractionResult,
-    now: datetime,
+async def announce(
+    app: web.Application, user_id: int, pet_id: str, interaction_type: str, result: InteractionResult
 ) -> None:
-    """Log the interaction and tell the other modules."""
-    entry = {
-        "pet_id": pet_id,
-        "user_id": user_id,
-        "interaction_type": interaction_type,
-        "item_id": item_id,
-        "deltas": result.deltas,
-        "experience_gained": result.experience_gained,
-        "levels_passed": result.levels_passed,
-        "created_at": store.iso(now),
-    }
-    await store.interactions(app).insert(entry, doc_id=uuid.uuid4().hex)
+    """Tell the other modules."""
     events = app[events_key]
     payload = {
         "user_id": user_id,

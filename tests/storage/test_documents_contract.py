@@ -25,6 +25,7 @@ from mengchong.storage.documents import (
     DocumentValueError,
     DuplicateDocument,
     NonNumericField,
+    Record,
     open_documents,
 )
 from mengchong.storage.documents_mongo import MongoDocumentStore
@@ -287,6 +288,52 @@ async def test_compare_and_set_lets_exactly_one_of_20_concurrent_updates_win(pet
     third = await pets.update("p", {"owner": "next"}, expected_version=2)
     assert third is not None
     assert (third["owner"], third["version"]) == ("next", 3)
+
+
+async def test_an_update_with_a_record_writes_both_or_neither(store: DocumentStore) -> None:
+    pets, logs = store.collection("pets"), store.collection("pet_interactions")
+    await pets.insert({"mood": 1}, doc_id="p")
+    await logs.insert({"note": "taken"}, doc_id="taken")
+    entry = {"pet_id": "p", "deltas": {"mood": 2}, "at": "2026-11-29T00:00:00+00:00"}
+    updated = await pets.update(
+        "p", {"mood": 3}, expected_version=1, record=Record("pet_interactions", entry, "e1")
+    )
+    assert updated == {"id": "p", "mood": 3, "version": 2}
+    assert await logs.get("e1") == {"id": "e1", **entry, "version": 1}
+    # The compare-and-set misses: no record either.
+    late = Record("pet_interactions", {"pet_id": "p"}, "e2")
+    assert await pets.update("p", {"mood": 9}, expected_version=1, record=late) is None
+    assert await pets.update("missing", {"mood": 9}, record=late) is None
+    assert await logs.get("e2") is None
+    # A record id that is taken: neither the update nor the record.
+    with pytest.raises(DuplicateDocument):
+        await pets.update(
+            "p", {"mood": 5}, expected_version=2, record=Record("pet_interactions", entry, "taken")
+        )
+    assert await pets.get("p") == updated
+    assert await logs.get("taken") == {"id": "taken", "note": "taken", "version": 1}
+    assert await logs.count() == 2
+    # A bad record is refused before anything is written.
+    with pytest.raises(DocumentValueError):
+        await pets.update("p", {"mood": 6}, record=Record("pet_interactions", {"id": "x"}, "e3"))
+    assert await pets.get("p") == updated
+    # Without an id the record gets a fresh one.
+    await pets.update("p", {"mood": 7}, record=Record("pet_interactions", {"pet_id": "p"}))
+    assert await logs.count({"pet_id": "p"}) == 2
+
+
+async def test_concurrent_compare_and_set_updates_leave_one_record(store: DocumentStore) -> None:
+    pets, logs = store.collection("pets"), store.collection("pet_interactions")
+    await pets.insert({"mood": 0}, doc_id="p")
+    results = await asyncio.gather(
+        *(
+            pets.update("p", {"mood": n}, expected_version=1, record=Record("pet_interactions", {"n": n}))
+            for n in range(10)
+        )
+    )
+    winners = [result for result in results if result is not None]
+    assert len(winners) == 1
+    assert [entry["n"] for entry in await logs.find()] == [winners[0]["mood"]]
 
 
 async def test_incrementing_a_non_number_raises_and_changes_nothing(pets: Collection) -> None:
