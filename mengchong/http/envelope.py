@@ -39,17 +39,22 @@ def _dumps(payload: Any) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
 
 
+def ok_body(data: Any = None, message: str = "Success") -> bytes:
+    """The bytes of a success envelope, for an answer that never changes (build it once)."""
+    return _dumps({"code": 0, "message": message, "data": data})
+
+
 def ok(data: Any = None, message: str = "Success", status: int = 200) -> web.Response:
     """A success envelope."""
-    return web.Response(
-        body=_dumps({"code": 0, "message": message, "data": data}),
-        status=status,
-        content_type="application/json",
-    )
+    return json_response(ok_body(data, message), status)
+
+
+def json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def error_response(error: ApiError) -> web.Response:
-    response = web.Response(body=_dumps(error.body()), status=error.status, content_type="application/json")
+    response = json_response(_dumps(error.body()), error.status)
     response.headers.update(error.headers)
     return response
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_apigami import docs
 
 from mengchong.hookspecs import hookimpl
-from mengchong.http.envelope import ok
+from mengchong.http.envelope import json_response, ok, ok_body
 from mengchong.keys import (
     cache_key,
     database_key,
@@ -25,6 +25,7 @@ from mengchong.keys import (
 from mengchong.plugins import calls_by_plugin
 
 CHECK_TIMEOUT_SECONDS = 2.0
+HEALTHY = ok_body({"status": "ok"})
 routes = web.RouteTableDef()
 
 
@@ -56,7 +57,7 @@ async def run_check(adapter: str, check: Callable[[], Awaitable[Any]]) -> dict[s
 @routes.get("/healthz")
 @docs(tags=["health"], summary="The process is alive")
 async def healthz(request: web.Request) -> web.Response:
-    return ok({"status": "ok"})
+    return json_response(HEALTHY)
 
 
 @routes.get("/readyz")

@@ -4,17 +4,17 @@ error turned into the envelope, latency metrics and the access log.
 One middleware rather than six: each aiohttp middleware is another coroutine frame on every
 request, health checks included. Being the only one, it logs and measures the status the
 client really gets. What a particular route needs (its guard, its JSON body, its schemas) is
-read once per handler into a :class:`~mengchong.http.validation.RouteNeeds`; a route that
+read once per route into a :class:`~mengchong.http.validation.RouteNeeds`; a route that
 needs nothing, like the health check, pays one dictionary lookup for it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from random import getrandbits
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -37,8 +37,10 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def new_request_id(incoming: str) -> str:
-    """The client's X-Request-ID when it is sane, else 32 random hex digits."""
-    return incoming if incoming and _CLIENT_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+    """The client's X-Request-ID when it is sane, else 32 random hex digits. An id names a
+    request in logs and is no secret, so the ``random`` module's generator serves (a third of
+    the cost of ``os.urandom``, a system call)."""
+    return incoming if incoming and _CLIENT_REQUEST_ID.fullmatch(incoming) else f"{getrandbits(128):032x}"
 
 
 def error_to_response(request: web.Request, exc: Exception) -> web.Response:
@@ -59,7 +61,9 @@ def build_request_middleware(
     observe = metrics.observe_request
     check_ip = limiter.check_ip if limiter.settings.enabled else None
     exempt = frozenset(limiter.settings.exempt)
-    needs_of: dict[object, RouteNeeds | None] = {}
+    # Per route: what it needs and its metrics label, read once. aiohttp makes a new route
+    # object for every 404/405, so those (no resource) are not kept.
+    known_routes: dict[object, tuple[RouteNeeds | None, str]] = {}
 
     @web.middleware
     async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -68,13 +72,16 @@ def build_request_middleware(
         id_token = request_id_var.set(request_id)
         database_token = database.enter()
         status = 500  # what the client sees if the connection dies mid-handler
+        label = "unmatched"
         try:
             try:
-                route_handler = request.match_info.handler
+                route = request.match_info.route
                 try:
-                    needs = needs_of[route_handler]
+                    needs, label = known_routes[route]
                 except KeyError:
-                    needs = needs_of[route_handler] = RouteNeeds.of(route_handler)
+                    needs, label = RouteNeeds.of(route.handler), route_label(request)
+                    if route.resource is not None:
+                        known_routes[route] = needs, label
                 if check_ip is not None and request.path not in exempt:
                     if needs is not None and needs.guard_counts_ip:
                         request[IP_PENDING] = True  # counted by the guard with the token check
@@ -98,7 +105,7 @@ def build_request_middleware(
         finally:
             database.leave(database_token)
             elapsed = time.perf_counter() - started
-            observe(request.method, route_label(request), status, elapsed)
+            observe(request.method, label, status, elapsed)
             if access_log is not None:
                 access_log.record(request_id, request.method, request.path, status, elapsed, request.remote)
             request_id_var.reset(id_token)
