@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from hashlib import blake2b
 
 import jwt
 
@@ -23,7 +24,7 @@ class TokenError(Exception):
     """The token is missing, malformed, forged, expired, or signed by a key we don't accept."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: int
     version: int
@@ -50,7 +51,9 @@ class TokenService:
         self._issuer = issuer
         self._audience = audience
         self.ttl_seconds = ttl_seconds
-        self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
+        # Keyed by a 128-bit digest of the whole token: a 16-byte key instead of a 230-character
+        # string, about 2 MB less for 10,000 cached tokens.
+        self._cache: OrderedDict[bytes, TokenClaims] = OrderedDict()
         self._cache_size = cache_size
 
     def issue(self, user_id: int, version: int, *, now: float | None = None) -> tuple[str, int]:
@@ -70,15 +73,16 @@ class TokenService:
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         """The token's claims; :class:`TokenError` for anything but a valid, unexpired token of ours."""
         moment = now if now is not None else time.time()
-        cached = self._cache.get(token)
+        key = blake2b(token.encode(), digest_size=16).digest()
+        cached = self._cache.get(key)
         if cached is not None:
             if cached.expires_at <= moment:
-                del self._cache[token]
+                del self._cache[key]
                 raise TokenError("token expired")
-            self._cache.move_to_end(token)
+            self._cache.move_to_end(key)
             return cached
         claims = self._decode(token, moment)
-        self._cache[token] = claims
+        self._cache[key] = claims
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return claims
