@@ -150,21 +150,16 @@ class MongoCollection:
         if sets:
             update["$set"] = sets
         checked = check_record(record)
-        if checked is None:
+        if checked is not None:  # first, so that a taken id changes nothing
+            await MongoCollection(self._store, checked.collection).insert(checked.body, doc_id=checked.doc_id)
+        raw = None
+        try:
             raw = await self._collection.find_one_and_update(
                 query, update, return_document=ReturnDocument.AFTER
             )
-        else:
-            records = MongoCollection(self._store, checked.collection)
-            await records.insert(checked.body, doc_id=checked.doc_id)  # first: a taken id changes nothing
-            raw = None
-            try:
-                raw = await self._collection.find_one_and_update(
-                    query, update, return_document=ReturnDocument.AFTER
-                )
-            finally:
-                if raw is None:  # the update did not apply (or failed): neither
-                    await records.delete(checked.doc_id)
+        finally:
+            if raw is None and checked is not None:  # the update did not apply (or failed): neither
+                await MongoCollection(self._store, checked.collection).delete(checked.doc_id)
         if raw is not None:
             return from_mongo(raw)
         if adds:

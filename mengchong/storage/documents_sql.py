@@ -221,22 +221,18 @@ class SqlCollection:
         )
         await self._connection.execute_query(sql)
 
-    def _insert_sql(self, p: Statement, collection: str, doc_id: str, body: Document) -> str:
-        # ON CONFLICT DO NOTHING: the unique (collection, doc_id) decides, in one round trip,
-        # without aborting the caller's transaction as a failed INSERT would.
-        return (
-            f"INSERT INTO documents (collection, doc_id, data, version) "
-            f"VALUES ('{collection}', {p(doc_id)}, {self._dialect.json_param(p, body)}, 1) "
-            f"ON CONFLICT (collection, doc_id) DO NOTHING RETURNING doc_id"
-        )
-
     async def insert(self, doc: Mapping[str, Any], *, doc_id: str | None = None) -> Document:
         body = check_document(doc)
         doc_id = new_doc_id(doc_id)
         p = self._statement()
-        if not await self._connection.execute_query_dict(
-            self._insert_sql(p, self.name, doc_id, body), p.params
-        ):
+        # ON CONFLICT DO NOTHING: the unique (collection, doc_id) decides, in one round trip,
+        # without aborting the caller's transaction as a failed INSERT would.
+        sql = (
+            f"INSERT INTO documents (collection, doc_id, data, version) "
+            f"VALUES ('{self.name}', {p(doc_id)}, {self._dialect.json_param(p, body)}, 1) "
+            f"ON CONFLICT (collection, doc_id) DO NOTHING RETURNING doc_id"
+        )
+        if not await self._connection.execute_query_dict(sql, p.params):
             raise DuplicateDocument(f"{self.name}: a document with id {doc_id!r} exists")
         return {"id": doc_id, **body, "version": 1}
 
@@ -326,7 +322,8 @@ class SqlCollection:
         self, p: Statement, update: str, record: CheckedRecord
     ) -> list[dict[str, Any]]:
         """The update and the record's insert as one PostgreSQL statement: one commit. The insert
-        has no ON CONFLICT, so a taken record id fails the whole statement, update included."""
+        has no ON CONFLICT, so a taken record id fails the whole statement, update included (and,
+        like any failed statement, aborts a transaction the caller has open)."""
         values = f"'{record.collection}', {p(record.doc_id)}, {self._dialect.json_param(p, record.body)}, 1"
         sql = (
             f"WITH updated AS ({update}), recorded AS ("
