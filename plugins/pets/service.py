@@ -209,15 +209,20 @@ async def interact_unlocked(
     result, changes = plan(app, pet, interaction_type, item_id, now)  # refusals before the item goes
     if item_id is not None:
         await take_item(app, user_id, item_id)
+    refusal: ApiError | None = None
     try:
         written = await write(app, pet, (result, changes, now), user_id, interaction_type, item_id)
+    except ApiError as exc:  # planned again after a lost race, and now refused (a cooldown, say)
+        written, refusal = None, exc
     except Exception:
         written = None
         log.exception("writing pet %s failed", pet_id, extra={"pet_id": pet_id})
     if written is None:
         if item_id is not None:
             await give_item_back(app, user_id, item_id)
-        raise ApiError(ErrorCode.UNAVAILABLE, "The pet could not be saved; nothing was used. Try again")
+        raise refusal or ApiError(
+            ErrorCode.UNAVAILABLE, "The pet could not be saved; nothing was used. Try again"
+        )
     updated, result = written
     await announce(app, user_id, pet_id, interaction_type, result)
     return updated, result

@@ -3,6 +3,7 @@ atomically, cooldowns as 429, decay on read written back."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +32,20 @@ async def test_cooldown_is_429_with_the_time_left(client, alice):
     assert response.status == 429
     assert body["code"] == 42901
     assert 1 <= int(response.headers["Retry-After"]) <= 30
+
+
+async def test_simultaneous_pettings_under_a_cooldown_are_one_200_and_the_rest_429(client, alice):
+    """The losers of the compare-and-set are planned again and refused by the cooldown: a 429
+    with Retry-After, not a failed save."""
+    pet = await adopted(client, alice)
+    results = await asyncio.gather(*(act(client, alice, pet["pet_id"], "petting") for _ in range(6)))
+    statuses = sorted(response.status for response, _ in results)
+    assert statuses == [200] + [429] * 5, [body for _, body in results]
+    assert all("Retry-After" in response.headers for response, _ in results if response.status == 429)
+    history = (await (await client.get(f"/v1/pets/{pet['pet_id']}/interactions", headers=alice)).json())[
+        "data"
+    ]
+    assert history["total"] == 1
 
 
 @pytest.mark.parametrize(
