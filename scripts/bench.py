@@ -230,7 +230,9 @@ class Bench:
 
         # Bytecode first, as the Docker image's pip install leaves it: without it (an editable
         # install under PYTHONDONTWRITEBYTECODE) every start compiles our modules from source.
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "mengchong", "plugins"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "mengchong", "plugins"], cwd=ROOT, check=True
+        )
         proc, port, log, started = self.start([".venv/bin/mengchong", "serve"], "server")
         first_200 = wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log) - started
         wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc, log)
