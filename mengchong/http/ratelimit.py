@@ -4,12 +4,12 @@ overrides keyed by ``"METHOD /route/{template}"``. With Redis configured the cou
 Redis (through the cache port's connection pool), so every process shares them; otherwise in
 this process. A refused request is 429/42901 with ``Retry-After``.
 
-An authenticated request on Redis with the default strategy (sliding-window-counter) makes one
-round trip for all of it: :meth:`Limiter.admit` runs one Lua script that counts the client IP,
-reads the user's cached auth state and counts the user when that state still accepts the token.
-The script keeps the windows exactly as ``limits`` does (same keys, same arithmetic), so
-``limits`` still answers the Retry-After of a refusal. Other strategies and the in-process
-storage take the same steps one call at a time.
+On Redis with the default strategy (sliding-window-counter) every limit is counted by one Lua
+script (:data:`ADMIT_LUA`), and an authenticated request makes one round trip for all of it:
+:meth:`Limiter.admit` counts the client IP, reads the user's cached auth state and counts the
+user when that state still accepts the token. The script keeps the windows exactly as
+``limits`` does (same keys, same arithmetic), so ``limits`` still answers the Retry-After of a
+refusal. Other strategies and the in-process storage go through ``limits``, one call a step.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
 
-# KEYS: the IP's previous and current window, the auth state, the user's previous and current
-# window (a window pair not counted is the state key twice, never touched). ARGV: IP limit and
-# window seconds (limit -1: not counted), user limit and window seconds, the token's version.
-# Returns {ip admitted 1/0, the state or "", user: 1 admitted or no limit, 0 refused, -1 not
-# evaluated because the state is missing or refuses the token}.
+# KEYS: the IP's previous and current window, the auth state ("": the IP alone), the user's
+# previous and current window (a pair not counted is named but never touched). ARGV: IP limit
+# and window seconds (limit -1: not counted), user limit and window seconds, the token's
+# version. Returns {ip admitted 1/0, the state or "", user: 1 admitted or no limit, 0 refused,
+# -1 not evaluated because the state is missing or refuses the token}.
 ADMIT_LUA = """
 local function acquire(previous, current, limit, expiry)
     -- limits' acquire_sliding_window.lua for one hit; times in milliseconds
@@ -74,6 +74,9 @@ end
 local ip_limit = tonumber(ARGV[1])
 if ip_limit >= 0 and not acquire(KEYS[1], KEYS[2], ip_limit, tonumber(ARGV[2])) then
     return {0, '', -1}
+end
+if KEYS[3] == '' then
+    return {1, '', 1}
 end
 local state = redis.call('get', KEYS[3])
 if not state then
@@ -170,8 +173,19 @@ class Limiter:
         """Count the request against its client IP's limit (the request middleware calls this
         only when limits are enabled and the path is not exempt)."""
         route = route_key(request)
+        item = self._ip.get(route, self._default_ip)
+        if item is None:
+            return
         ip = client_ip(request, self.settings.trust_forwarded_for)
-        await self._hit(self._ip.get(route, self._default_ip), "ip", ip, route)
+        if self._admit is None:
+            await self._hit(item, "ip", ip, route)
+            return
+        previous, current = self._window_keys(item, "ip", ip, route)
+        admitted, _, _ = await self._admit(
+            keys=[previous, current, "", "", ""], args=[item.amount, item.get_expiry(), -1, 0, 0]
+        )
+        if not admitted:
+            raise await self._refusal(item, "ip", ip, route)
 
     async def check_pending_ip(self, request: web.Request) -> None:
         """Count the client IP if the middleware left it to the auth guard (:data:`IP_PENDING`)."""

@@ -65,6 +65,26 @@ async def test_a_revoked_token_does_not_use_up_its_users_limit(profile, make_cli
     assert (await client.get("/v1/users/profile", headers=fresh)).status == 429
 
 
+async def test_counts_from_the_script_and_from_limits_land_in_one_window(profile, make_client):
+    """On Redis a request with a cached auth state is counted by the guard's script, one without
+    it by ``limits`` itself: both must count into the same window (the same keys)."""
+    client = await make_client(settings_from(profile, **limits(per_user="3/minute")))
+    token = bearer((await login(client, "frank"))["token"])
+    cache = client.server.app[cache_key]
+
+    async def forget_auth_states() -> None:
+        if keys := [key async for key in cache.client.scan_iter(match=cache.key("auth", "*"))]:
+            await cache.client.delete(*keys)
+
+    assert (await client.get("/v1/users/profile", headers=token)).status == 200  # fills the state
+    assert (await client.get("/v1/users/profile", headers=token)).status == 200  # the script
+    await forget_auth_states()
+    assert (await client.get("/v1/users/profile", headers=token)).status == 200  # limits
+    refused = await client.get("/v1/users/profile", headers=token)  # the script again
+    assert refused.status == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
 async def test_the_user_is_counted_when_the_cached_auth_state_is_gone(profile, make_client):
     client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
     token = bearer((await login(client, "erin"))["token"])
