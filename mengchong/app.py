@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the plugin manager, the storage ports, the middlewares and every
+"""``create_app(settings)``: the plugin manager, the storage ports, the request pipeline and every
 plugin's routes, startup code and background tasks, assembled into one aiohttp application.
 
 Start-up order: storage opens, then each plugin's ``mengchong_cleanup_ctx`` in registration
@@ -19,8 +19,8 @@ from mengchong.config import ConfigError, Settings, validate_plugin_sections
 from mengchong.events import EventBus
 from mengchong.http.access_log import AccessLog
 from mengchong.http.metrics import Metrics
-from mengchong.http.middlewares import build_request_middleware
 from mengchong.http.openapi import setup_openapi
+from mengchong.http.pipeline import RequestPipeline
 from mengchong.http.ratelimit import Limiter
 from mengchong.keys import (
     cache_key,
@@ -177,10 +177,7 @@ def create_app(
     cache = open_cache(settings.cache)
     limiter = Limiter(settings.ratelimit, cache)
     access_log = AccessLog() if settings.server.access_log else None
-    app = web.Application(
-        middlewares=[build_request_middleware(database, metrics, limiter, access_log)],
-        client_max_size=settings.server.max_body_bytes,
-    )
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[settings_key] = settings
     app[plugin_manager_key] = pm
     app[plugins_key] = infos
@@ -207,4 +204,5 @@ def create_app(
 
     mount_routes(app, pm, infos)
     setup_openapi(app, version("mengchong"))
+    RequestPipeline(database, metrics, limiter, access_log).mount(app)  # after the last route
     return app

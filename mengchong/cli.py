@@ -73,10 +73,11 @@ def list_plugins(settings: Settings) -> None:
 
 def list_routes(settings: Settings) -> None:
     from mengchong.app import create_app
+    from mengchong.http.routing import is_unmatched
 
     app = create_app(settings)
     for route in app.router.routes():
-        if route.method != "HEAD":
+        if route.method != "HEAD" and not is_unmatched(route.resource):
             print(f"{route.method:7} {route.resource.canonical if route.resource else ''}")
 
 

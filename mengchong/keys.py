@@ -43,5 +43,5 @@ word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 
 CURRENT_USER = "mengchong.current_user"
 IP_PENDING = "mengchong.ip_pending"
-"""Set by the middleware on a route whose guard counts the client IP's limit itself, in the same
+"""Set by the request pipeline on a route whose guard counts the client IP's limit itself, in the same
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""

@@ -1,1 +1,1 @@
-"""HTTP conventions of DESIGN.md: the envelope, error codes, validation, pagination and middlewares."""
+"""HTTP conventions of DESIGN.md: envelope, error codes, validation, pagination, request pipeline."""

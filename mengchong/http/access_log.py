@@ -2,7 +2,7 @@
 (``mengchong.logs``), written in batches.
 
 It does not go through :mod:`logging`: a record, its handler lock and its formatter cost more
-than the whole middleware stack of a health check. Lines collect in memory and go to stderr
+than the whole request pipeline of a health check. Lines collect in memory and go to stderr
 when ``flush_lines`` have gathered, every ``flush_seconds`` and at shutdown, so a process killed
 with SIGKILL loses at most that much of its access log. The line is written only while the
 ``mengchong.access`` logger is enabled for INFO, so ``app.log_level = "WARNING"`` silences it.
@@ -23,7 +23,7 @@ from orjson import dumps
 
 LOGGER = "mengchong.access"
 _LINE = (
-    '{"ts":"%s","level":"INFO","logger":"' + LOGGER + '","message":"%s %s %d",'
+    '{"ts":"%s.%03dZ","level":"INFO","logger":"' + LOGGER + '","message":"%s %s %d",'
     '"request_id":"%s","method":"%s","path":%s,"status":%d,"ms":%.2f,"remote":%s}\n'
 )
 _logger = logging.getLogger(LOGGER)
@@ -47,13 +47,6 @@ class AccessLog:
         self._second = -1
         self._second_text = ""
 
-    def _timestamp(self, now: float) -> str:
-        second = int(now)
-        if second != self._second:  # the date formatted once a second, not once a line
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
-
     def record(
         self, request_id: str, method: str, path: str, status: int, seconds: float, remote: str | None
     ) -> None:
@@ -69,9 +62,14 @@ class AccessLog:
         against a narrow alphabet), the method (an HTTP token) and the peer's address never need
         escaping."""
         now, request_id, method, path, status, seconds, remote = entry
+        second, millisecond = divmod(int(now * 1000), 1000)
+        if second != self._second:  # the date formatted once a second, not once a line
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         escaped = dumps(path).decode()
         return _LINE % (
-            self._timestamp(now),
+            self._second_text,
+            millisecond,
             method,
             escaped[1:-1],
             status,

@@ -1,6 +1,6 @@
-"""The response envelope ``{"code", "message", "data"}`` and the one error middleware.
+"""The response envelope ``{"code", "message", "data"}`` and how errors become it.
 
-Every error leaves the server through the request middleware (:mod:`mengchong.http.middlewares`),
+Every error leaves the server through the request pipeline (:mod:`mengchong.http.pipeline`),
 which answers with :func:`error_response`: our :class:`ApiError`, aiohttp's own HTTP exceptions
 (unknown route, wrong method, body too large, through :func:`from_http_exception`) and anything
 unexpected, logged with the request id and answered with a bare 50001 — never a traceback.

@@ -1,7 +1,7 @@
 """The business error codes (seed §4.3/4.4) and the exceptions that carry them.
 
 A code is five digits and starts with its HTTP status. Handlers and services raise
-:class:`ApiError` (or a subclass); the error middleware turns it into the envelope.
+:class:`ApiError` (or a subclass); the request pipeline turns it into the envelope.
 The same table is published in the OpenAPI document.
 """
 

@@ -1,4 +1,4 @@
-"""Rate limiting with the ``limits`` library: per client IP in a middleware, per user where the
+"""Rate limiting with the ``limits`` library: per client IP in the request pipeline, per user where the
 auth guard has established who the user is. Limits come from ``[ratelimit]`` with per-route
 overrides keyed by ``"METHOD /route/{template}"``. With Redis configured the counters live in
 Redis (through the cache port's connection pool), so every process shares them; otherwise in
@@ -170,7 +170,7 @@ class Limiter:
         return f"{current}/-1", current
 
     async def check_ip(self, request: web.Request) -> None:
-        """Count the request against its client IP's limit (the request middleware calls this
+        """Count the request against its client IP's limit (the request pipeline calls this
         only when limits are enabled and the path is not exempt)."""
         route = route_key(request)
         item = self._ip.get(route, self._default_ip)
@@ -188,7 +188,7 @@ class Limiter:
             raise await self._refusal(item, "ip", ip, route)
 
     async def check_pending_ip(self, request: web.Request) -> None:
-        """Count the client IP if the middleware left it to the auth guard (:data:`IP_PENDING`)."""
+        """Count the client IP if the pipeline left it to the auth guard (:data:`IP_PENDING`)."""
         if request.pop(IP_PENDING, False):
             await self.check_ip(request)
 

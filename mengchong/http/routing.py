@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+UNMATCHED = "unmatched"
+"""The name of the catch-all route every unknown path and wrong method reaches, and the label
+they all share (:mod:`mengchong.http.pipeline`)."""
+
+
+def is_unmatched(resource: web.AbstractResource | None) -> bool:
+    return resource is None or resource.name == UNMATCHED
+
 
 def route_label(request: web.Request) -> str:
     """The route template (``/v1/pets/{pet_id}``), so metrics don't explode per id."""
     resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+    return UNMATCHED if is_unmatched(resource) else resource.canonical
 
 
 def route_key(request: web.Request) -> str:

@@ -2,7 +2,7 @@
 document), with every failure turned into our envelope: a bad field is 400/40001 naming the
 field, malformed JSON 400/40002, a body that is not JSON where JSON is expected 400/40003.
 
-:class:`RouteNeeds` is what a route's decorators ask for, checked by the request middleware in
+:class:`RouteNeeds` is what a route's decorators ask for, checked by the request pipeline in
 this order: its guard (``@authenticated``, ``@admin_only``), the JSON content type, its schemas.
 """
 
@@ -60,7 +60,7 @@ Guard = Callable[[web.Request], Awaitable[Any]]
 
 
 def counts_client_ip(guard: Guard) -> Guard:
-    """Mark a guard that counts the client IP's rate limit itself (when the middleware sets
+    """Mark a guard that counts the client IP's rate limit itself (when the pipeline sets
     :data:`~mengchong.keys.IP_PENDING`), on every path out, failures included."""
     setattr(guard, COUNTS_CLIENT_IP_ATTR, True)
     return guard

@@ -1,7 +1,7 @@
 """The relational port: tortoise-orm on SQLite (embedded default) or PostgreSQL (services profile).
 
 One :class:`Database` owns one ``TortoiseContext``. Tortoise finds its connections through a
-context variable, so the kernel activates the context around every request (a middleware) and
+context variable, so the kernel activates the context around every request (the request pipeline) and
 every background task; two apps in one process therefore never share connections.
 Schema changes go through tortoise's own migrations (``python -m mengchong migrate``).
 """
@@ -132,7 +132,7 @@ class Database:
             self.leave(token)
 
     def enter(self) -> contextvars.Token[TortoiseContext | None]:
-        """:meth:`activate` without the context manager, for the request middleware's hot path;
+        """:meth:`activate` without the context manager, for the request pipeline's hot path;
         hand the token back to :meth:`leave`."""
         return _current_context.set(self._context)
 

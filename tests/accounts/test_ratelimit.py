@@ -122,3 +122,15 @@ async def test_none_lifts_a_default_and_an_override(profile, make_client):
     assert [(await client.get("/v1/users/settings")).status for _ in range(2)] == [401, 429]
     unlimited = await make_client(settings_from(profile, ratelimit={"per_ip": "none", "per_user": "none"}))
     assert {(await unlimited.get("/v1/users/settings")).status for _ in range(5)} == {401}
+
+
+async def test_unknown_paths_share_one_window_per_method(profile, make_client):
+    """A scan of made-up paths is counted under one key, so it is refused like any client and
+    cannot fill the store with a key per path."""
+    client = await make_client(settings_from(profile, **limits(per_ip="3/minute")))
+    assert [(await client.get(f"/v1/scan/{n}")).status for n in range(3)] == [404, 404, 404]
+    refused = await client.get("/v1/scan/again")
+    assert refused.status == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert (await client.post("/v1/scan/0")).status == 404  # another method, its own window
+    assert (await client.get("/v1/users/settings")).status == 401  # a real route, its own window

@@ -49,10 +49,36 @@ async def test_unknown_routes_and_methods_get_the_envelope(client):
     missing = await client.get("/v1/nothing-here")
     assert missing.status == 404
     assert (await missing.json())["code"] == 40401
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["X-Request-ID"])
     wrong_method = await client.delete("/healthz")
     assert wrong_method.status == 405
     assert (await wrong_method.json())["code"] == 40501
-    assert "GET" in wrong_method.headers["Allow"]
+    assert wrong_method.headers["Allow"] == "GET, HEAD"
+    two_routes = await client.put("/v1/example/notes")  # one path, two routes: GET and POST
+    assert two_routes.status == 405
+    assert two_routes.headers["Allow"] == "GET, HEAD, POST"
+    assert (await client.head("/healthz")).status == 200
+
+
+async def test_every_route_answers_through_the_pipeline(client):
+    """Each route the app serves (plugins', the kernel's, the OpenAPI document, Swagger UI and
+    its static files, the catch-all) answers with a request id, and every error in the envelope.
+    (A static file that is missing is aiohttp's bare 404, decided as the file is sent.)"""
+    seen = 0
+    for route in client.server.app.router.routes():
+        if route.method == "HEAD":
+            continue
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("prefix", "") + "/index.css"
+        if "formatter" in info:
+            path = re.sub(r"\{[^}]+\}", "x", info["formatter"])
+        method = "GET" if route.method == "*" else route.method
+        response = await client.request(method, path)
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers.get("X-Request-ID", "")), (method, path)
+        if response.status >= 400:
+            assert isinstance((await response.json())["code"], int), (method, path)
+        seen += 1
+    assert seen >= 30
 
 
 async def test_a_created_resource_is_201(client):
