@@ -54,7 +54,14 @@ ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ),
     ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
 ]
-BASELINES = [("bare healthz", '"/healthz"', False), ("raw asyncpg", '"/v1/users/profile"', True)]
+# (name, method, path, body, authenticated), served by scripts/bench_baseline.py
+BASELINES = [
+    ("bare healthz", "GET", '"/healthz"', None, False),
+    ("raw asyncpg", "GET", '"/v1/users/profile"', None, True),
+    ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
+]
+# Measured beside an endpoint, not its target: the same work as the endpoint, done bare.
+SAME_WORK = {"POST /v1/pets/{id}/interact": "raw asyncpg petting"}
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> float:
@@ -245,15 +252,16 @@ class Bench:
         self.stop(proc)
 
         baselines: dict[str, Result] = {}
-        needed = [baseline for baseline in BASELINES if any(e[-1] == baseline[0] for e in chosen)]
+        wanted = {e[-1] for e in chosen} | {SAME_WORK[e[0]] for e in chosen if e[0] in SAME_WORK}
+        needed = [baseline for baseline in BASELINES if baseline[0] in wanted]
         if needed:
             command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
             command += ["--secret", self.secret]
             base, base_port, base_log, _ = self.start(command, "baseline")
             wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
-            for name, path, auth in needed:
+            for name, method, path, body, auth in needed:
                 script = self.tmp / f"baseline-{len(baselines)}.lua"
-                script.write_text(lua_script(path, "GET", None, auth, data))
+                script.write_text(lua_script(path, method, body, auth, data))
                 baselines[name] = measure(
                     f"baseline: {name}", f"http://127.0.0.1:{base_port}", script, args, data
                 )
@@ -270,6 +278,14 @@ class Bench:
             "notes": self.notes,
             "results": [asdict(r) for r in results],
             "baselines": [asdict(r) for r in baselines.values()],
+            "same_work": {
+                r.endpoint: {
+                    "baseline": SAME_WORK[r.endpoint],
+                    "ratio": r.requests_per_second / baselines[SAME_WORK[r.endpoint]].requests_per_second,
+                }
+                for r in results
+                if r.endpoint in SAME_WORK
+            },
             "server_rss_mib": round(rss_kib / 1024, 1),
             "startup_to_first_healthz_200_s": round(first_200, 3),
         }
@@ -334,6 +350,8 @@ def print_table(report: dict[str, Any]) -> None:
             f"{row['endpoint']:30} {rps:9.1f} {p50:8.2f} {p99:8.2f} {row['non_2xx']:8d} {ratio:>6}  ", end=""
         )
         print(row["baseline"] or "")
+    for endpoint, same in report["same_work"].items():
+        print(f"{endpoint}: {same['ratio']:.2f} of {same['baseline']} (the same statements, bare)")
     print(f"server RSS after the runs: {report['server_rss_mib']} MiB")
     print(f"process start to first 200 on /healthz: {report['startup_to_first_healthz_200_s']} s")
 

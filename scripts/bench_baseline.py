@@ -5,7 +5,11 @@
 - ``GET /healthz``: the same JSON as the product's ``/healthz``, nothing else in the way.
 - ``GET /v1/users/profile``: the same JWT decode (PyJWT, HS256, same key, issuer, audience and
   required claims) and the same primary-key SELECT of the user row with raw asyncpg, answered
-  in the product's envelope. No cache, no access log, no middlewares.
+  in the product's envelope. No cache, no access log, no request pipeline.
+- ``POST /v1/pets/{pet_id}/interact``: the same JWT decode, the JSON body, and the product's two
+  statements for a petting with raw asyncpg: the pet document's read, then the compare-and-set
+  of the pet that inserts its history entry in the same statement. No revocation check, no rate
+  limit, no validation schema, no game rules: what the database alone asks of a petting.
 
 The bench starts it pinned to core 0 (``taskset -c 0``) and drives it with wrk like the product.
 """
@@ -13,7 +17,9 @@ The bench starts it pinned to core 0 (``taskset -c 0``) and drives it with wrk l
 from __future__ import annotations
 
 import argparse
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import jwt
@@ -28,6 +34,16 @@ USER_SQL = (
 )
 
 
+PET_SQL = "SELECT doc_id, data, version FROM documents WHERE collection = 'pets' AND doc_id = $1"
+PET_WRITE_SQL = (
+    "WITH updated AS (UPDATE documents SET data = data || $3::jsonb, version = version + 1"
+    " WHERE collection = 'pets' AND doc_id = $1 AND version = $2 RETURNING doc_id, data, version),"
+    " recorded AS (INSERT INTO documents (collection, doc_id, data, version)"
+    " SELECT 'pet_interactions', $4, $5::jsonb, 1 FROM updated)"
+    " SELECT doc_id, data, version FROM updated"
+)
+
+
 def json_response(data: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
@@ -38,7 +54,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(body=HEALTH_BODY, content_type="application/json")
 
-    async def profile(request: web.Request) -> web.Response:
+    def claims_of(request: web.Request) -> dict[str, object] | web.Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return json_response({"code": 40101, "message": "Missing bearer token"}, 401)
@@ -46,7 +62,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != args.kid:
                 raise jwt.InvalidTokenError("unknown key")
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 args.secret,
                 algorithms=["HS256"],
@@ -56,6 +72,11 @@ def build_app(args: argparse.Namespace) -> web.Application:
             )
         except jwt.PyJWTError as exc:
             return json_response({"code": 40101, "message": f"Invalid token: {exc}"}, 401)
+
+    async def profile(request: web.Request) -> web.Response:
+        claims = claims_of(request)
+        if isinstance(claims, web.Response):
+            return claims
         async with request.app[pool_key].acquire() as connection:
             row = await connection.fetchrow(USER_SQL, int(claims["sub"]))
         if row is None or row["token_version"] != int(claims.get("ver", 0)):
@@ -71,6 +92,36 @@ def build_app(args: argparse.Namespace) -> web.Application:
         }
         return json_response({"code": 0, "message": "Success", "data": data})
 
+    async def interact(request: web.Request) -> web.Response:
+        claims = claims_of(request)
+        if isinstance(claims, web.Response):
+            return claims
+        body = orjson.loads(await request.read())
+        if body.get("interaction_type") != "petting":
+            return json_response({"code": 40002, "message": "Unknown interaction"}, 400)
+        pool = request.app[pool_key]
+        async with pool.acquire() as connection:
+            row = await connection.fetchrow(PET_SQL, request.match_info["pet_id"])
+        pet = orjson.loads(row["data"]) if row is not None else None
+        if pet is None or pet["user_id"] != int(str(claims["sub"])):
+            return json_response({"code": 40401, "message": "Pet not found"}, 404)
+        now = datetime.now(UTC).isoformat()
+        changes = {"last_interaction_at": now, "experience": pet.get("experience", 0) + 1}
+        entry = {"pet_id": row["doc_id"], "interaction_type": "petting", "created_at": now}
+        async with pool.acquire() as connection:
+            written = await connection.fetchrow(
+                PET_WRITE_SQL,
+                row["doc_id"],
+                row["version"],
+                orjson.dumps(changes).decode(),
+                uuid.uuid4().hex,
+                orjson.dumps(entry).decode(),
+            )
+        if written is None:
+            return json_response({"code": 40901, "message": "Changed meanwhile"}, 409)
+        data = {**orjson.loads(written["data"]), "id": written["doc_id"], "version": written["version"]}
+        return json_response({"code": 0, "message": "Success", "data": data})
+
     async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
         app[pool_key] = await asyncpg.create_pool(args.dsn, min_size=args.pool, max_size=args.pool)
         yield
@@ -79,6 +130,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/users/profile", profile)
+    app.router.add_post("/v1/pets/{pet_id}/interact", interact)
     app.cleanup_ctx.append(pool_ctx)
     return app
 

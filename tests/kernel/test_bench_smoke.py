@@ -24,6 +24,7 @@ ENDPOINTS = [
     "POST /v1/auth/wechat_login",
     "baseline: bare healthz",
     "baseline: raw asyncpg",
+    "baseline: raw asyncpg petting",
 ]
 
 
@@ -51,5 +52,6 @@ def test_bench_smoke_lists_every_endpoint() -> None:
     table = done.stdout[done.stdout.index("endpoint ") :]
     for endpoint in ENDPOINTS:
         assert any(line.startswith(endpoint + " ") for line in table.splitlines()), endpoint
+    assert "POST /v1/pets/{id}/interact: " in table  # against the same statements done bare
     assert "server RSS after the runs:" in table
     assert "process start to first 200 on /healthz:" in table
