@@ -1,9 +1,10 @@
 """The benchmark driver behind ``scripts/bench``: the services profile under wrk, next to baselines.
 
 It creates its own PostgreSQL database, Redis key prefix and RabbitMQ queue prefix, migrates,
-seeds users (one multi-row INSERT per 1,000) each with one pet document and a token, starts
-``mengchong serve`` pinned to core 0, drives each endpoint with wrk pinned to core 1 (a warm-up
-run, then ``--runs`` measured runs, median reported), does the same for the bare aiohttp
+seeds users (one multi-row INSERT per 1,000) each with a pet document and a token (the first
+1,000 with 20 pets, whose list is read as a full page), starts ``mengchong serve`` pinned to
+core 0, drives each endpoint with wrk pinned to core 1 (a warm-up run, then ``--runs``
+measured runs, median reported), does the same for the bare aiohttp
 baselines of ``scripts/bench_baseline.py``, prints one table and removes everything it made,
 also on Ctrl-C and errors.
 """
@@ -42,7 +43,7 @@ PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\
 ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ("GET /healthz", "GET", '"/healthz"', None, False, "bare healthz"),
     ("GET /v1/users/profile", "GET", '"/v1/users/profile"', None, True, "raw asyncpg"),
-    ("GET /v1/users/pets", "GET", '"/v1/users/pets"', None, True, "raw asyncpg"),
+    ("GET /v1/users/pets", "GET", '"/v1/users/pets?limit=20"', None, True, "raw asyncpg"),
     ("GET /v1/pets/{id}", "GET", '"/v1/pets/" .. pets[i]', None, True, "raw asyncpg"),
     (
         "POST /v1/pets/{id}/interact",
@@ -60,6 +61,9 @@ BASELINES = [
     ("raw asyncpg", "GET", '"/v1/users/profile"', None, True),
     ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
 ]
+# The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
+LIST_USERS, PAGE_PETS = 1000, 20
+TOKENS = {"GET /v1/users/pets": "list_tokens"}
 # Measured beside an endpoint, not its target: the same work as the endpoint, done bare.
 SAME_WORK = {"POST /v1/pets/{id}/interact": "raw asyncpg petting"}
 
@@ -78,6 +82,17 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path
             pass
         time.sleep(0.01)
     raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def check_list_page(url: str, token: str) -> None:
+    """The list endpoint answers a full page for a list user, or the bench would measure less."""
+    request = urllib.request.Request(
+        f"{url}/v1/users/pets?limit={PAGE_PETS}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        items = json.loads(response.read())["data"]["items"]
+    if len(items) != PAGE_PETS:
+        raise RuntimeError(f"/v1/users/pets answered {len(items)} items for a list user, not {PAGE_PETS}")
 
 
 class Bench:
@@ -115,6 +130,7 @@ class Bench:
             "access log on (JSON lines to a file); wechat mode mock",
             f"rate limits on but raised to {HIGH_LIMIT} (per IP, per user, wechat_login) so none refuses",
             "petting cooldown set to 0 s (MENGCHONG__PETS__INTERACTIONS__PETTING__COOLDOWN_SECONDS=0)",
+            f"the pet list is read by the first {LIST_USERS} users, who have {PAGE_PETS} pets each",
         ]
 
     # --- setup -------------------------------------------------------------------------------
@@ -131,7 +147,8 @@ class Bench:
         subprocess.run([str(ROOT / ".venv/bin/mengchong"), "migrate"], cwd=ROOT, env=self.env, check=True)
 
     async def seed(self, users: int) -> dict[str, list[str]]:
-        """Users, one pet document each, and a token each; the ids are 1..users."""
+        """Users, one pet document each, and a token each; the ids are 1..users. The first
+        LIST_USERS have PAGE_PETS pets, so that their pet list is a full page."""
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("MENGCHONG__")})
         from mengchong.app import build_tokens
         from mengchong.config import load_settings
@@ -158,7 +175,8 @@ class Bench:
                     ids,
                     now,
                 )
-                pet_ids = [uuid.uuid4().hex for _ in ids]
+                owners = ids + [uid for uid in ids if uid <= LIST_USERS for _ in range(PAGE_PETS - 1)]
+                pet_ids = [uuid.uuid4().hex for _ in owners]
                 bodies = [
                     json.dumps(
                         {
@@ -177,7 +195,7 @@ class Bench:
                             **state,
                         }
                     )
-                    for uid, pid in zip(ids, pet_ids, strict=True)
+                    for uid, pid in zip(owners, pet_ids, strict=True)
                 ]
                 await connection.execute(
                     "INSERT INTO documents (collection, doc_id, data, version)"
@@ -185,8 +203,9 @@ class Bench:
                     pet_ids,
                     bodies,
                 )
-                data["pets"] += pet_ids
+                data["pets"] += pet_ids[: len(ids)]  # each user's first pet, in user order
                 data["tokens"] += [tokens.issue(uid, 0)[0] for uid in ids]
+            data["list_tokens"] = data["tokens"][:LIST_USERS]
             await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", users)
         finally:
             await connection.close()
@@ -233,7 +252,7 @@ class Bench:
         scripts: dict[str, Path] = {}
         for name, method, path, body, auth, _ in ENDPOINTS:
             scripts[name] = self.tmp / f"{len(scripts)}.lua"
-            scripts[name].write_text(lua_script(path, method, body, auth, data))
+            scripts[name].write_text(lua_script(path, method, body, auth, data, TOKENS.get(name, "tokens")))
 
         # Bytecode first, as the Docker image's pip install leaves it: without it (an editable
         # install under PYTHONDONTWRITEBYTECODE) every start compiles our modules from source.
@@ -246,6 +265,7 @@ class Bench:
         print(f"server pid {proc.pid} on :{port}, first 200 on /healthz after {first_200:.2f}s", flush=True)
         chosen = [endpoint for endpoint in ENDPOINTS if selected(endpoint[0], args.only)]
         url = f"http://127.0.0.1:{port}"
+        check_list_page(url, data["list_tokens"][0])
         results = [measure(name, url, scripts[name], args, data, proc.pid) for name, *_ in chosen]
         rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
         rss_kib = int(rss.group(1)) if rss else 0

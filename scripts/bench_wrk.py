@@ -33,9 +33,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def lua_script(path_expr: str, method: str, body: str | None, auth: bool, data: dict[str, list[str]]) -> str:
-    """A wrk script rotating through the seeded tokens and pets; wechat codes are new each request."""
-    tokens = ",".join(f'"{t}"' for t in data["tokens"])
+def lua_script(
+    path_expr: str,
+    method: str,
+    body: str | None,
+    auth: bool,
+    data: dict[str, list[str]],
+    tokens_key: str = "tokens",
+) -> str:
+    """A wrk script rotating through the seeded tokens (``data[tokens_key]``) and pets; wechat
+    codes are new each request."""
+    tokens = ",".join(f'"{t}"' for t in data[tokens_key])
     pets = ",".join(f'"{p}"' for p in data["pets"])
     run = uuid.uuid4().hex[:10]
     headers = '{["Content-Type"] = "application/json"'

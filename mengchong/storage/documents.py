@@ -19,6 +19,10 @@ The contract, for every adapter:
   ``(field, 1 | -1)`` pairs; null and missing sort first ascending, last descending; ties are
   broken by ``id`` in the direction of the last sort key (ascending without a sort), so pages
   never overlap. Sort a field that holds one JSON type: mixed types order differently per adapter.
+- ``find`` with ``fields`` returns only those top-level fields, the ones a document has, beside
+  ``id`` and ``version`` (a field holding null is returned as null; a missing one is left out).
+  ``find_page`` is ``find`` together with how many documents match the filter in all: one
+  statement on SQL, so a page and its total are read together.
 - ``update`` is one atomic statement: set fields, add numbers, bump the version; with
   ``expected_version`` it is a compare-and-set. It returns the new document, or None when the
   document is missing or its version differs. Incrementing a field that holds something other
@@ -120,7 +124,20 @@ class Collection(Protocol):
         sort: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]: ...
+
+    async def find_page(
+        self,
+        filter: Mapping[str, Scalar] = EMPTY,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[list[Document], int]:
+        """What :meth:`find` returns, and how many documents match ``filter`` in all."""
+        ...
 
     async def count(self, filter: Mapping[str, Scalar] = EMPTY) -> int: ...
 
@@ -299,6 +316,20 @@ def check_page(skip: int, limit: int | None) -> None:
         raise DocumentValueError(f"skip {skip!r}: a non-negative integer")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise DocumentValueError(f"limit {limit!r}: None or a non-negative integer")
+
+
+def check_fields(fields: Sequence[str] | None) -> list[str] | None:
+    """A projection's field names, each once; ``id`` and ``version`` always come, so they are refused."""
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        raise DocumentValueError(f"fields {fields!r}: a sequence of field names, not one string")
+    return list(dict.fromkeys(check_field(name, reserved_ok=False) for name in fields))
+
+
+def project(body: Document, fields: Sequence[str] | None) -> Document:
+    """``body`` cut down to ``fields`` (the ones it has); all of it when ``fields`` is None."""
+    return body if fields is None else {name: body[name] for name in fields if name in body}
 
 
 def check_index_fields(fields: Sequence[str]) -> list[str]:

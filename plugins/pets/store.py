@@ -37,11 +37,14 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 async def page_of(
-    collection: Collection, filter: dict[str, Any], sort: list[tuple[str, int]], page: Page
+    collection: Collection,
+    filter: dict[str, Any],
+    sort: list[tuple[str, int]],
+    page: Page,
+    fields: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of documents and the total that match."""
-    found = await collection.find(filter, sort=sort, skip=page.offset, limit=page.limit)
-    return found, await collection.count(filter)
+    """One page of documents (only ``fields`` of each, when given) and the total that match."""
+    return await collection.find_page(filter, sort=sort, skip=page.offset, limit=page.limit, fields=fields)
 
 
 async def owned_pet(app: web.Application, pet_id: str, user_id: int) -> dict[str, Any]:
@@ -94,6 +97,10 @@ def pet_view(pet: dict[str, Any], state: PetState, thumbnail_url: str | None) ->
         "created_at": pet["created_at"],
         "last_interaction_at": pet.get("last_interaction_at"),
     }
+
+
+SUMMARY_FIELDS = ["name", "species", "level", "photo_id"]
+"""What :func:`summary_view` and its thumbnail need of a pet: all a list reads."""
 
 
 def summary_view(pet: dict[str, Any], thumbnail_url: str | None) -> dict[str, Any]:

@@ -242,6 +242,37 @@ async def test_skip_and_limit_page_without_overlap(pets: Collection) -> None:
     assert ids(await pets.find({"level": 2}, sort=[("level", 1)], skip=1, limit=1)) == ["p2"]
 
 
+async def test_find_with_fields_returns_only_those_the_document_has(pets: Collection) -> None:
+    body = {"name": "Mimi", "photo": None, "flags": {"shy": True, "tags": [1, False, "x"]}, "level": 2.5}
+    await pets.insert({**body, "big": "x" * 500}, doc_id="a")
+    await pets.insert({"name": "Bo"}, doc_id="b")
+    found = await pets.find(sort=[("id", 1)], fields=["name", "photo", "flags", "level", "absent", "name"])
+    assert found == [
+        {"id": "a", **body, "version": 1},  # null kept, types kept (true is not 1), "big" left out
+        {"id": "b", "name": "Bo", "version": 1},  # missing fields stay missing
+    ]
+    assert await pets.find({"name": "Bo"}, fields=[]) == [{"id": "b", "version": 1}]
+
+
+async def test_find_page_gives_the_page_and_the_total(pets: Collection) -> None:
+    await seed_levels(pets)
+    page, total = await pets.find_page(sort=[("level", -1)], skip=3, limit=3, fields=["level"])
+    assert (page, total) == (
+        [
+            {"id": "p1", "level": 2, "version": 1},
+            {"id": "p4", "level": 1, "version": 1},
+            {"id": "p0", "level": 1, "version": 1},
+        ],
+        8,
+    )
+    assert ids((await pets.find_page(sort=[("level", -1)], skip=6, limit=3))[0]) == ["p7", "p6"]
+    assert await pets.find_page({"level": 2}, skip=0, limit=2) == (await pets.find({"level": 2}, limit=2), 3)
+    assert await pets.find_page({"level": 2}, skip=5, limit=2) == ([], 3)  # past the end: still the total
+    assert await pets.find_page({"level": 2}, limit=0) == ([], 3)
+    assert await pets.find_page({"kind": "dog"}, limit=5) == ([], 0)
+    assert await pets.find_page() == (await pets.find(), 8)
+
+
 async def test_update_sets_and_increments_and_bumps_the_version(pets: Collection) -> None:
     await pets.insert(
         {"name": "豆豆", "hunger": 50, "mood": 1.5, "stats": {"a": 1}, "keep": "me"}, doc_id="p"
@@ -428,6 +459,12 @@ async def test_invalid_arguments_are_rejected(store: DocumentStore, pets: Collec
         lambda: pets.find(sort=[("n", 1), ("n", -1)]),
         lambda: pets.find(skip=-1),
         lambda: pets.find(limit=-1),
+        lambda: pets.find(fields="name"),
+        lambda: pets.find(fields=["id"]),
+        lambda: pets.find(fields=["version"]),
+        lambda: pets.find(fields=["n'"]),
+        lambda: pets.find_page(fields=["n.x"]),
+        lambda: pets.find_page(skip=-1),
         lambda: pets.count({"n": {"$gt": 0}}),
         lambda: pets.ensure_index(),
         lambda: pets.ensure_index("n'"),
