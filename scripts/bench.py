@@ -39,11 +39,13 @@ AMQP_URL = os.environ.get("MENGCHONG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.
 APP_QUEUES = ["events", "pets.generate"]
 HIGH_LIMIT = "100000000/minute"
 PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
+# The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
+LIST_USERS, PAGE_PETS = 1000, 20
 # (name, method, path as a Lua expression, body as a Lua expression or None, authenticated, baseline)
 ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ("GET /healthz", "GET", '"/healthz"', None, False, "bare healthz"),
     ("GET /v1/users/profile", "GET", '"/v1/users/profile"', None, True, "raw asyncpg"),
-    ("GET /v1/users/pets", "GET", '"/v1/users/pets?limit=20"', None, True, "raw asyncpg"),
+    ("GET /v1/users/pets", "GET", f'"/v1/users/pets?limit={PAGE_PETS}"', None, True, "raw asyncpg"),
     ("GET /v1/pets/{id}", "GET", '"/v1/pets/" .. pets[i]', None, True, "raw asyncpg"),
     (
         "POST /v1/pets/{id}/interact",
@@ -61,8 +63,6 @@ BASELINES = [
     ("raw asyncpg", "GET", '"/v1/users/profile"', None, True),
     ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
 ]
-# The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
-LIST_USERS, PAGE_PETS = 1000, 20
 TOKENS = {"GET /v1/users/pets": "list_tokens"}
 # Measured beside an endpoint, not its target: the same work as the endpoint, done bare.
 SAME_WORK = {"POST /v1/pets/{id}/interact": "raw asyncpg petting"}

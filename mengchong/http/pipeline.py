@@ -27,7 +27,7 @@ from mengchong.http.envelope import error_response, from_http_exception
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.metrics import Metrics
 from mengchong.http.ratelimit import Limiter
-from mengchong.http.routing import UNMATCHED, is_unmatched
+from mengchong.http.routing import UNMATCHED, is_unmatched, resource_label
 from mengchong.http.validation import RouteNeeds
 from mengchong.keys import IP_PENDING
 from mengchong.logs import request_id_var
@@ -58,7 +58,7 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     methods, else 404. Only unknown requests come here, so asking every resource is affordable."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
-        if resource.name != UNMATCHED:
+        if not is_unmatched(resource):
             allowed |= (await resource.resolve(request))[1]
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
@@ -81,7 +81,7 @@ class RequestPipeline:
         route is added: a route added later would run without the pipeline."""
         app.router.add_route("*", "/{path:.*}", unmatched, name=UNMATCHED)
         for route in app.router.routes():
-            label = UNMATCHED if is_unmatched(route.resource) else route.resource.canonical
+            label = resource_label(route.resource)
             # aiohttp has no public way to replace a route's handler; _handler is where every
             # route kind (plain, dynamic, static) keeps it, and a test checks each is wrapped.
             route._handler = self.wrap(route.handler, RouteNeeds.of(route.handler), label)

@@ -13,10 +13,13 @@ def is_unmatched(resource: web.AbstractResource | None) -> bool:
     return resource is None or resource.name == UNMATCHED
 
 
-def route_label(request: web.Request) -> str:
+def resource_label(resource: web.AbstractResource | None) -> str:
     """The route template (``/v1/pets/{pet_id}``), so metrics don't explode per id."""
-    resource = request.match_info.route.resource
     return UNMATCHED if is_unmatched(resource) else resource.canonical
+
+
+def route_label(request: web.Request) -> str:
+    return resource_label(request.match_info.route.resource)
 
 
 def route_key(request: web.Request) -> str:

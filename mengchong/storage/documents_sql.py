@@ -124,16 +124,17 @@ class SqlCollection:
         sort: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
-        fields: list[str] | None = None,
+        fields: Sequence[str] | None = None,
         total: bool = False,
     ) -> tuple[str, list[Any]]:
         """The SELECT that :meth:`find` runs (public so tests can EXPLAIN it); with ``total``,
-        each row also carries how many documents match in all."""
+        each row also carries how many documents match in all. Every name is checked here,
+        where it goes into the SQL text."""
         check_page(skip, limit)
         keys = check_sort(sort)
         checked = check_filter(filter)
         p = self._statement()  # SQLite's placeholders are positional: build in reading order
-        projection = self._dialect.projection(fields)
+        projection = self._dialect.projection(check_fields(fields))
         columns = f"doc_id, version, {projection}" if projection else "doc_id, version"
         if total:
             columns += f", (SELECT COUNT(*) FROM documents WHERE {self._where(p, checked)}) AS total"
