@@ -73,6 +73,8 @@ def build_database(settings: Settings, sets: list[ModelSet]) -> Database:
         pool_min=settings.database.pool_min,
         pool_max=settings.database.pool_max,
         timezone=settings.app.timezone,
+        connect_timeout=settings.database.connect_timeout_seconds,
+        statement_timeout=settings.database.statement_timeout_seconds,
     )
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database
+from mengchong.storage.outage import find_outage
 
 log = logging.getLogger("mengchong.tasks")
 
@@ -55,8 +56,17 @@ class TaskSupervisor:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("background task %s crashed", task.name, extra={"task": task.name})
+            except Exception as exc:
+                if (outage := find_outage(exc)) is not None:  # expected while a backend is down
+                    log.warning(
+                        "background task %s stopped: %s unavailable (%s); restarting",
+                        task.name,
+                        outage[0],
+                        type(outage[1]).__name__,
+                        extra={"task": task.name, "backend": outage[0]},
+                    )
+                else:
+                    log.exception("background task %s crashed", task.name, extra={"task": task.name})
                 if not task.restart:
                     return
                 self._metrics.task_restarts.labels(task.name).inc()

@@ -89,6 +89,8 @@ class Database:
         pool_min: int = 1,
         pool_max: int = 10,
         timezone: str = "UTC",
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 0.0,
     ) -> None:
         self.url = url
         self.dialect: Dialect = dialect_of(url)
@@ -99,9 +101,12 @@ class Database:
         self._pool_min = pool_min
         self._pool_max = pool_max
         self._timezone = timezone
+        self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
         self._context = TortoiseContext()
 
-    def tortoise_config(self) -> dict[str, Any]:
+    def tortoise_config(self, *, timeouts: bool = True) -> dict[str, Any]:
+        """tortoise's config; ``timeouts=False`` leaves statements unbounded (migrations)."""
         apps: dict[str, Any] = {}
         for model_set in self.model_sets:
             app: dict[str, Any] = {
@@ -114,7 +119,10 @@ class Database:
         url = connection_url(self.url, self._pool_min, self._pool_max)
         connection: str | dict[str, Any] = url
         if self.dialect == "postgres":
-            connection = {"engine": postgres.ENGINE, "credentials": expand_db_url(url)["credentials"]}
+            credentials = expand_db_url(url)["credentials"]
+            statement_timeout = self._statement_timeout if timeouts else 0.0
+            credentials.update(postgres.timeouts(self._connect_timeout, statement_timeout))
+            connection = {"engine": postgres.ENGINE, "credentials": credentials}
         return {
             "connections": {self.connection_name: connection},
             "apps": apps,
@@ -172,7 +180,7 @@ class Database:
         context = TortoiseContext()
         token = _current_context.set(context)
         try:
-            await tortoise_migrate(config=self.tortoise_config())
+            await tortoise_migrate(config=self.tortoise_config(timeouts=False))
         finally:
             await context.close_connections()
             _current_context.reset(token)

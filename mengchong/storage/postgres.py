@@ -7,6 +7,15 @@ a one-query request paid two round trips. Nothing here changes session state (no
 session ``SET``, advisory locks or cursors held across statements), and asyncpg still rolls
 back a transaction left open on release, so there is nothing to reset. Code that does change
 the session must restore it itself or use a connection of its own.
+
+Timeouts (:func:`timeouts`): PostgreSQL itself cancels a statement past ``statement_timeout``
+(set per connection at connect, in the startup packet, so it is the session's default and costs
+no round trip), which aborts its transaction: a statement the client gave up on is not left
+running, and a transaction whose statement was cancelled can only roll back. asyncpg's
+``command_timeout`` (one second later) is for a server that does not answer at all (frozen, or
+the network gone): it also bounds the CancelRequest asyncpg sends when a query is abandoned
+(the request deadline cancelled it), which otherwise waits for ever on a frozen server and holds
+the request's rollback with it. Measured: ~3 µs of a ~100 µs pooled ``SELECT 1``, within noise.
 """
 
 from __future__ import annotations
@@ -14,18 +23,56 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.connection import get_connections
 
 ENGINE = __name__
+CLIENT_GRACE_SECONDS = 1.0  # the server's own statement_timeout answers first
+
+
+def timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """asyncpg connection options: connect within ``connect_timeout``; with a
+    ``statement_timeout`` (0: none), the server cancels longer statements and the client gives up
+    :data:`CLIENT_GRACE_SECONDS` later."""
+    options: dict[str, Any] = {"timeout": connect_timeout}
+    if statement_timeout > 0:
+        options["server_settings"] = {"statement_timeout": str(round(statement_timeout * 1000))}
+        options["command_timeout"] = statement_timeout + CLIENT_GRACE_SECONDS
+    return options
 
 
 async def keep_session(connection: asyncpg.Connection) -> None:
     """The pool's ``reset``: nothing beyond asyncpg's own rollback of an open transaction."""
 
 
+class PooledTransaction(TransactionContextPooled):
+    """tortoise's pooled transaction, minus a leak: when ``BEGIN`` fails or is cancelled (the
+    request deadline, a frozen server), tortoise's ``__aenter__`` keeps the acquired connection
+    and never runs ``__aexit__``, so the pool loses it for good; enough of those and every
+    request waits for a connection. Here the connection is closed (its state is unknown) and
+    handed back."""
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            connection = self.client._connection
+            pool = self.client._parent._pool
+            if connection is not None and pool is not None:
+                connection.terminate()  # at once: no round trip to a server that may not answer
+                await pool.release(connection)
+            if getattr(self, "token", None) is not None:
+                get_connections().reset(self.token)
+            raise
+
+
 class PostgresClient(AsyncpgDBClient):
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         return await asyncpg.create_pool(None, reset=keep_session, **kwargs)
+
+    def _in_transaction(self) -> PooledTransaction:
+        return PooledTransaction(TransactionWrapper(self), self._pool_init_lock)
 
 
 client_class = PostgresClient

@@ -13,6 +13,11 @@ republished (confirmed) to its wait or dead queue, and only then acknowledged on
 so a crash in between duplicates it at worst, never loses it. Changing the retry settings
 declares new wait queues; old ones keep routing back to the work queue and may be deleted once
 empty.
+
+Every broker round trip is bounded: connecting and opening the channel by ``connect_timeout``,
+declaring, consuming, deleting and publishing (with its confirm) by ``publish_timeout``. A
+publish that fails for want of a broker raises :class:`QueueUnavailableError`, which the request
+pipeline answers 503.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     ConsumerTag,
 )
-from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import AMQPConnectionError, AMQPError, ChannelInvalidStateError
 
 from mengchong.config import QueueSettings
 from mengchong.storage.queue import (
@@ -125,10 +130,13 @@ class RabbitQueue:
         except (OSError, TimeoutError, AMQPError) as exc:
             raise QueueUnavailableError(f"RabbitMQ unreachable: {exc!r}") from exc
         try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            await channel.set_qos(prefetch_count=self._settings.prefetch)
-        except BaseException:
+            async with asyncio.timeout(self._connect_timeout):
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                await channel.set_qos(prefetch_count=self._settings.prefetch)
+        except BaseException as exc:
             await connection.close()
+            if isinstance(exc, OSError | TimeoutError | AMQPError):
+                raise QueueUnavailableError(f"RabbitMQ unreachable: {exc!r}") from exc
             raise
         self._connection, self._channel = connection, channel
         self._closing = False
@@ -169,16 +177,19 @@ class RabbitQueue:
     async def publish(self, queue: str, body: dict[str, Any], *, message_id: str | None = None) -> str:
         data = encode_body(body)
         self._require_channel()
-        await self._declare(queue)
         message_id = message_id or new_message_id()
-        await self._send(self._settings.prefix + queue, data, message_id, attempt=1)
+        try:
+            await self._declare(queue)
+            await self._send(self._settings.prefix + queue, data, message_id, attempt=1)
+        except (OSError, TimeoutError, AMQPConnectionError, ChannelInvalidStateError) as exc:
+            raise QueueUnavailableError(f"RabbitMQ unavailable: {exc!r}") from exc
         return message_id
 
     async def consume(self, queue: str, handler: Handler) -> None:
         self._require_channel()
         work_queue = await self._declare(queue)
         callback = partial(self._on_message, queue, handler, contextvars.copy_context())
-        tag = await work_queue.consume(callback)
+        tag = await work_queue.consume(callback, timeout=self._publish_timeout)
         self._consumers.append((work_queue, tag))
 
     async def dead_letters(self, queue: str, limit: int = 100) -> list[Message]:
@@ -207,7 +218,8 @@ class RabbitQueue:
         for queue in queues:
             names.update(Topology.of(self._settings, queue).names())
         for name in sorted(names):
-            await channel.queue_delete(name)  # the robust channel also forgets it: no redeclaring
+            # the robust channel also forgets it: no redeclaring
+            await channel.queue_delete(name, timeout=self._publish_timeout)
         self._consumers = [(queue, tag) for queue, tag in self._consumers if queue.name not in names]
         self._declared_names.clear()
         self._declared.clear()
@@ -227,15 +239,16 @@ class RabbitQueue:
             channel = self._require_channel()
             topology = Topology.of(self._settings, queue)
             self._declared_names.update(topology.names())
-            work_queue = await channel.declare_queue(topology.main, durable=True)
-            await channel.declare_queue(topology.dead, durable=True)
-            for attempt, name in topology.retries.items():
-                arguments = {
-                    "x-message-ttl": delay_ms(self._settings, attempt),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": topology.main,
-                }
-                await channel.declare_queue(name, durable=True, arguments=arguments)
+            async with asyncio.timeout(self._publish_timeout):
+                work_queue = await channel.declare_queue(topology.main, durable=True)
+                await channel.declare_queue(topology.dead, durable=True)
+                for attempt, name in topology.retries.items():
+                    arguments = {
+                        "x-message-ttl": delay_ms(self._settings, attempt),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": topology.main,
+                    }
+                    await channel.declare_queue(name, durable=True, arguments=arguments)
             self._declared[queue] = work_queue
             return work_queue
 
