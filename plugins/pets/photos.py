@@ -1,25 +1,53 @@
-"""Uploaded photos: read with a size limit, typed by magic bytes, checked against a pixel
-limit before decoding (decompression bombs), re-encoded so EXIF and GPS never survive, and
-stored under an unguessable name. Photos are fetched through URLs signed for their owner,
-because the mini program's ``<image>`` can't send an Authorization header."""
+"""Uploaded photos: typed by magic bytes, checked against a pixel limit before decoding
+(decompression bombs), decoded in a worker thread under a bounded number of decode slots, shrunk
+to ``photo_max_side`` and re-encoded so EXIF and GPS never survive, and stored under an
+unguessable name. Photos are fetched through URLs signed for their owner, because the mini
+program's ``<image>`` can't send an Authorization header.
+
+Memory: a decode holds the whole image (4 bytes a pixel, whatever the file's size: a one-colour
+PNG of 12 megapixels is 50 kB on the wire and 48 MiB decoded). So the pixel limit is checked
+from the header before any decoding (for WebP before Pillow even opens it, because libwebp
+allocates its canvas then), a JPEG is decoded at the smallest of 1/2, 1/4 or 1/8 scale that
+still gives ``photo_max_side``, a larger image is box-reduced strip by strip (at most a strip is
+copied besides the result), and at most ``photo_decode_slots`` decodes run at once
+(:mod:`mengchong_plugins.pets.decoding`, which also has glibc return the buffers when freed).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiohttp import BodyPartReader, web
-from PIL import Image, ImageOps, UnidentifiedImageError
+from aiohttp import web
+from PIL import Image, UnidentifiedImageError
 
-from mengchong.http.errors import ApiError, ErrorCode, field_error
+from mengchong.http.errors import field_error
+from mengchong_plugins.pets.decoding import decode_slots
+from mengchong_plugins.pets.settings import PetsSettings
 
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 URL_LIFETIME_SECONDS = 3600
-CHUNK = 64 * 1024
+# Image-sized buffers Pillow 13 holds at once while decoding each format: a WebP goes through
+# libwebp's animation decoder (its canvas and the previous one), the frame's bytes and the
+# image. The pixel limit is divided by this, so that every format's decode costs the same.
+DECODE_COPIES = {"JPEG": 1, "PNG": 1, "WEBP": 4}
+STRIP_BYTES = 4 * 1024 * 1024  # what one strip of a reduction copies at most (roughly)
+ORIENTATION = 0x0112
+# EXIF orientation -> the transposition that shows the image upright (as ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
@@ -49,81 +77,154 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-async def read_upload(request: web.Request, max_bytes: int) -> bytes:
-    """The multipart ``file`` field, refused with 413 as soon as it passes ``max_bytes``."""
-    if not request.content_type.startswith("multipart/form-data"):
-        raise ApiError(
-            ErrorCode.UNSUPPORTED_CONTENT_TYPE,
-            "Expected multipart/form-data with a file field",
-            [],
+def webp_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas size a WebP file declares (simple lossy, lossless or extended), None if unreadable."""
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def check_pixels(kind: str, size: tuple[int, int], max_pixels: int) -> None:
+    limit = max_pixels // DECODE_COPIES[kind]
+    width, height = size
+    if width * height > limit:
+        raise field_error("file", f"has {width}x{height} pixels, more than the {limit} allowed for {kind}")
+
+
+def draft_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size to ask a JPEG's draft for: its own shape with the longest side ``max_side``, so
+    that the reduced decode still has at least ``max_side`` on its longest side."""
+    longest = max(size)
+    return tuple(max(1, math.ceil(side * max_side / longest)) for side in size)  # type: ignore[return-value]
+
+
+def shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` with its longest side at most ``max_side``: a whole-factor box reduction, then
+    a Lanczos resize of what is left, each strip by strip so that besides the result only a
+    strip is ever copied (on RGBA, ``Image.reduce`` and ``Image.resize`` copy the whole image to
+    premultiply it)."""
+    width, height = image.size
+    factor = max(width, height) // max_side
+    if factor >= 2:
+        reduced = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+        rows = factor * max(1, STRIP_BYTES // (width * 4 * factor))
+        for top in range(0, height, rows):
+            strip = image.crop((0, top, width, min(top + rows, height)))
+            reduced.paste(strip.reduce(factor), (0, top // factor))
+        image, width, height = reduced, *reduced.size
+    if max(width, height) <= max_side:
+        return image
+    scale = max_side / max(width, height)
+    return resize_in_strips(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
+def resize_in_strips(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image.resize(size, LANCZOS)`` band by band of the result, each from a strip of the
+    source wide enough for the filter (3 source pixels per result pixel each side). Done the
+    way Pillow does the whole image, so that the result is the same but for rounding: alpha
+    premultiplied, then a horizontal pass, then a vertical one."""
+    width, height = image.size
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode, image.mode)
+    scale = height / size[1]
+    margin = math.ceil(3 * max(scale, 1)) + 2
+    band = max(1, int(max(1, STRIP_BYTES // (width * 4)) / scale))
+    resized = Image.new(premultiplied, size)
+    for out_top in range(0, size[1], band):
+        out_bottom = min(out_top + band, size[1])
+        src_top, src_bottom = out_top * scale, out_bottom * scale
+        top, bottom = max(0, math.floor(src_top) - margin), min(height, math.ceil(src_bottom) + margin)
+        strip = image.crop((0, top, width, bottom)).convert(premultiplied)
+        strip = strip.resize((size[0], bottom - top), Image.Resampling.LANCZOS)
+        box = (0, src_top - top, size[0], src_bottom - top)
+        resized.paste(
+            strip.resize((size[0], out_bottom - out_top), Image.Resampling.LANCZOS, box), (0, out_top)
         )
-    reader = await request.multipart()
-    async for part in reader:
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            continue
-        buffer = bytearray()
-        while chunk := await part.read_chunk(CHUNK):
-            buffer.extend(chunk)
-            if len(buffer) > max_bytes:
-                raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"The photo is over {max_bytes} bytes")
-        if not buffer:
-            raise field_error("file", "is empty")
-        return bytes(buffer)
-    raise field_error("file", "is required (multipart field 'file')")
+    return resized.convert(image.mode)
 
 
-def clean(data: bytes, max_pixels: int) -> CleanPhoto:
-    """Check and re-encode a photo (blocking: run it in a thread)."""
+def decode(data: bytes, kind: str, max_pixels: int, max_side: int) -> tuple[Image.Image, int, bytes | None]:
+    """The loaded image (a JPEG at reduced scale when it is large), its EXIF orientation and
+    its colour profile; the pixel limit is checked before anything is decoded."""
+    if kind == "WEBP":
+        declared = webp_size(data)
+        if declared is None:
+            raise field_error("file", "is not a readable WEBP image")
+        check_pixels(kind, declared, max_pixels)
+    # Not `with Image.open(...)`: closing an image discards its pixels, and these are returned.
+    # The file is in memory, nothing to close.
+    image = Image.open(io.BytesIO(data), formats=[kind])
+    check_pixels(kind, image.size, max_pixels)
+    if kind == "JPEG":
+        image.draft("RGB", draft_size(image.size, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
+    image.load()
+    return image, image.getexif().get(ORIENTATION, 1), image.info.get("icc_profile")
+
+
+def clean(data: bytes, max_pixels: int, max_side: int) -> CleanPhoto:
+    """Check, shrink and re-encode a photo (blocking: run it in a thread)."""
     kind = sniff(data[:16])
     if kind is None:
         raise field_error("file", "must be a JPEG, PNG or WebP image")
     try:
-        with Image.open(io.BytesIO(data), formats=[kind]) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise field_error("file", f"has {width}x{height} pixels, more than {max_pixels}")
-            image.load()
-            upright = ImageOps.exif_transpose(image)  # keep the orientation, drop the EXIF
-            mode = "RGBA" if upright.mode in ("RGBA", "LA", "P") and kind != "JPEG" else "RGB"
-            converted = upright.convert(mode)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError):
+        image, orientation, icc = decode(data, kind, max_pixels, max_side)
+        mode = "RGBA" if image.mode in ("RGBA", "LA", "P") and kind != "JPEG" else "RGB"
+        if image.mode != mode:
+            image = image.convert(mode)
+        image = shrink(image, max_side)
+        if orientation in UPRIGHT:  # keep the orientation, drop the EXIF
+            image = image.transpose(UPRIGHT[orientation])
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, EOFError):
         raise field_error("file", f"is not a readable {kind} image") from None
     # Pillow writes back some of what it read (a JPEG comment, for one): keep only the colour
     # profile, which says how to show the pixels and nothing about the person.
-    icc = converted.info.get("icc_profile")
-    converted.info = {"icc_profile": icc} if icc else {}
+    image.info = {"icc_profile": icc} if icc else {}
     out = io.BytesIO()
     options = {"quality": 90} if kind in ("JPEG", "WEBP") else {"optimize": True}
-    converted.save(out, format=kind, **options)  # no exif= argument: metadata is not written
-    return CleanPhoto(out.getvalue(), kind, converted.width, converted.height)
+    image.save(out, format=kind, **options)  # no exif= argument: metadata is not written
+    return CleanPhoto(out.getvalue(), kind, image.width, image.height)
 
 
-async def clean_photo(data: bytes, max_pixels: int) -> CleanPhoto:
-    return await asyncio.to_thread(clean, data, max_pixels)
+async def clean_photo(app: web.Application, data: bytes, settings: PetsSettings) -> CleanPhoto:
+    """:func:`clean` in a worker thread, once a decode slot is free (else 503)."""
+    return await decode_slots(app, settings).run(
+        clean, data, settings.photo_max_pixels, settings.photo_max_side
+    )
 
 
-def sign(secret: str, photo_id: str, user_id: int, expires: int) -> str:
-    message = f"{photo_id}:{user_id}:{expires}".encode()
+def sign(secret: str, photo_id: str, user_id: int, version: int, expires: int) -> str:
+    message = f"{photo_id}:{user_id}:{version}:{expires}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def signed_url(base: str, secret: str, photo_id: str, user_id: int, now: float | None = None) -> str:
-    """A URL for the photo that works for an hour without a header; only its owner gets one."""
+def signed_url(
+    base: str, secret: str, photo_id: str, user_id: int, version: int, now: float | None = None
+) -> str:
+    """A URL for the photo that works for an hour without a header, for its owner only and only
+    while the owner's tokens of ``version`` are valid: logout or a ban ends it at once."""
     expires = int((now if now is not None else time.time()) + URL_LIFETIME_SECONDS)
-    signature = sign(secret, photo_id, user_id, expires)
-    return f"{base.rstrip('/')}/v1/pets/photos/{photo_id}?uid={user_id}&exp={expires}&sig={signature}"
+    signature = sign(secret, photo_id, user_id, version, expires)
+    query = f"uid={user_id}&ver={version}&exp={expires}&sig={signature}"
+    return f"{base.rstrip('/')}/v1/pets/photos/{photo_id}?{query}"
 
 
 def verify_signature(
-    secret: str, photo_id: str, query: dict[str, str], now: float | None = None
-) -> int | None:
-    """The user the URL was signed for, or None for a missing, forged or expired signature."""
+    secret: str, photo_id: str, query: Mapping[str, str], now: float | None = None
+) -> tuple[int, int] | None:
+    """The user and token version the URL was signed for, or None for a missing, forged or
+    expired signature. (Whether that version is still the user's is the caller's to check.)"""
     try:
-        user_id, expires = int(query["uid"]), int(query["exp"])
+        user_id, version, expires = int(query["uid"]), int(query["ver"]), int(query["exp"])
     except (KeyError, ValueError):
         return None
-    if expires < (now if now is not None else time.time()):
+    signature = query.get("sig", "")
+    if expires < (now if now is not None else time.time()) or not signature.isascii():
         return None
-    if not hmac.compare_digest(sign(secret, photo_id, user_id, expires), query.get("sig", "")):
+    if not hmac.compare_digest(sign(secret, photo_id, user_id, version, expires), signature):
         return None
-    return user_id
+    return user_id, version

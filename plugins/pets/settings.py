@@ -218,8 +218,40 @@ class PetsSettings(_Model):
     """The ``[pets]`` section of config.toml."""
 
     max_pets_per_user: int = Field(3, ge=1, le=100, description="adopted pets one user may keep")
-    photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploads get 413")
-    photo_max_pixels: int = Field(24_000_000, ge=1, description="width * height above this is refused")
+    photo_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="larger uploads get 413; the whole multipart body may be 64 KiB more",
+    )
+    photo_max_pixels: int = Field(
+        4096 * 3072,
+        ge=1,
+        description="width * height above this is refused from the header, before decoding: "
+        "4096x3072, a 12-megapixel phone photo (WeChat's compressed chooseImage sends 1-4); "
+        "decoded, one costs 4 bytes a pixel (48 MiB here); a WebP, which Pillow decodes four "
+        "times over, may have a quarter of this",
+    )
+    photo_max_side: int = Field(
+        2048,
+        ge=128,
+        le=8192,
+        description="stored photos are shrunk to this longest side, in pixels (the generator "
+        "analyses 128); a large JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still gives it",
+    )
+    photo_decode_slots: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="photos decoded at once, each in a worker thread: decoding holds about "
+        "slots * 1.4 * 4 bytes * photo_max_pixels (measured: +140 MiB at the defaults)",
+    )
+    photo_decode_wait_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="how long an upload waits for a decode slot before 503 with Retry-After; "
+        "keep it under server.request_timeout_seconds, with time left for the decode (under 1 s)",
+    )
     generation_result_ttl_seconds: int = Field(
         86400, ge=60, description="how long a generated pet waits for adoption"
     )
