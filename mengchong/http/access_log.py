@@ -59,7 +59,7 @@ class AccessLog:
     def line(self, entry: Entry) -> str:
         """One JSON line, the same document ``JsonFormatter`` would write for it. Written with
         a template because it is the hot path of a busy server: the request id (checked
-        against a narrow alphabet), the method (an HTTP token) and the peer's address never need
+        against a narrow alphabet), the method (an HTTP token) and the client's IP address never need
         escaping."""
         now, request_id, method, path, status, seconds, remote = entry
         second, millisecond = divmod(int(now * 1000), 1000)
@@ -78,7 +78,7 @@ class AccessLog:
             escaped,
             status,
             seconds * 1000,
-            "null" if remote is None else f'"{remote}"',  # an IP address from the socket
+            "null" if remote is None else f'"{remote}"',  # ratelimit.client_ip: an IP address
         )
 
     def flush(self) -> None:

@@ -1,15 +1,24 @@
 """Rate limiting with the ``limits`` library: per client IP in the request pipeline, per user where the
-auth guard has established who the user is. Limits come from ``[ratelimit]`` with per-route
-overrides keyed by ``"METHOD /route/{template}"``. With Redis configured the counters live in
-Redis (through the cache port's connection pool), so every process shares them; otherwise in
-this process. A refused request is 429/42901 with ``Retry-After``.
+auth guard has established who the user is. With Redis configured the counters live in Redis
+(through the cache port's connection pool), so every process shares them; otherwise in this
+process. A refused request is 429/42901 with ``Retry-After``.
 
-On Redis with the default strategy (sliding-window-counter) every limit is counted by one Lua
-script (:data:`ADMIT_LUA`), and an authenticated request makes one round trip for all of it:
-:meth:`Limiter.admit` counts the client IP, reads the user's cached auth state and counts the
-user when that state still accepts the token. The script keeps the windows exactly as
-``limits`` does (same keys, same arithmetic), so ``limits`` still answers the Retry-After of a
-refusal. Other strategies and the in-process storage go through ``limits``, one call a step.
+Which windows a request is counted in: ``per_ip`` and ``per_user`` are totals, one window per
+client IP and one per user across every route. A route listed in ``[ratelimit.routes]`` with a
+rate also has a window of its own beside the total (login's 30/minute per IP); ``"none"`` there
+takes the route out of that side's limits altogether (neither its own window nor the total).
+A request is counted only when every window that applies admits it, in all of them at once, so
+a request refused by one limit spends nothing of another: one user flooding from behind a NAT
+is refused by the user's limit without using up the IP budget of the others behind it.
+
+On Redis with the default strategy (sliding-window-counter) every window of a request is tested
+and counted by one Lua script (:data:`ADMIT_LUA`), and an authenticated request makes one round
+trip for all of it: :meth:`Limiter.admit` tests the client IP's windows, reads the user's cached
+auth state and, when that state accepts the token, tests the user's windows, then counts them
+all. The script keeps the windows exactly as ``limits`` does (same keys, same arithmetic), so
+``limits`` still answers the Retry-After of a refusal and counts where the script cannot (the
+cache-miss path). Other strategies and the in-process storage go through ``limits``: every
+window tested, then every window hit.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from aiohttp import web
 from limits import RateLimitItem, parse
@@ -39,19 +49,17 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
+LONGEST_HOP = 64  # an IPv6 address with a zone fits; anything longer is not an address
 
-# KEYS: the IP's previous and current window, the auth state ("": the IP alone), the user's
-# previous and current window (a pair not counted is named but never touched). ARGV: IP limit
-# and window seconds (limit -1: not counted), user limit and window seconds, the token's
-# version. Returns {ip admitted 1/0, the state or "", user: 1 admitted or no limit, 0 refused,
-# -1 not evaluated because the state is missing or refuses the token}.
+# KEYS: the user's auth state ("": none to read), then each window's previous and current key,
+# the IP's windows first. ARGV: the token's version, how many windows are the IP's, then each
+# window's limit and seconds. Returns {status, the state or "", refused}: status 0 refused
+# (nothing counted; refused is a bit mask of the windows that refused, 1 for the first), 1 every
+# window counted, 2 the state is missing (nothing counted: the caller decides and counts),
+# 3 the state refuses the token (only the IP's windows counted).
 ADMIT_LUA = """
-local function acquire(previous, current, limit, expiry)
-    -- limits' acquire_sliding_window.lua for one hit; times in milliseconds
-    expiry = expiry * 1000
-    if limit < 1 then
-        return false
-    end
+local function weighted(previous, current, expiry)
+    -- limits' sliding_window.lua: roll an expired current window over, then weigh; in ms
     local current_ttl = tonumber(redis.call('pttl', current))
     if current_ttl > 0 and current_ttl < expiry then
         redis.call('rename', current, previous)
@@ -60,41 +68,60 @@ local function acquire(previous, current, limit, expiry)
     local previous_count = tonumber(redis.call('get', previous)) or 0
     local previous_ttl = math.max(tonumber(redis.call('pttl', previous)) or 0, 0)
     local current_count = tonumber(redis.call('get', current)) or 0
-    if math.floor(previous_count * previous_ttl / expiry) + current_count + 1 > limit then
-        return false
-    end
-    if redis.call('exists', current) == 1 then
-        redis.call('incrby', current, 1)
-    else
-        redis.call('set', current, 1, 'PX', expiry * 2)
-    end
-    return true
+    return math.floor(previous_count * previous_ttl / expiry) + current_count
 end
 
-local ip_limit = tonumber(ARGV[1])
-if ip_limit >= 0 and not acquire(KEYS[1], KEYS[2], ip_limit, tonumber(ARGV[2])) then
-    return {0, '', -1}
+local function refused(first, last)
+    local mask = 0
+    for i = first, last do
+        local limit = tonumber(ARGV[2 * i + 1])
+        local expiry = tonumber(ARGV[2 * i + 2]) * 1000
+        if limit < 1 or weighted(KEYS[2 * i], KEYS[2 * i + 1], expiry) + 1 > limit then
+            mask = mask + 2 ^ (i - 1)
+        end
+    end
+    return mask
 end
-if KEYS[3] == '' then
-    return {1, '', 1}
+
+local function count(first, last)
+    -- limits' acquire_sliding_window.lua once the window admits the hit
+    for i = first, last do
+        local current = KEYS[2 * i + 1]
+        if redis.call('exists', current) == 1 then
+            redis.call('incrby', current, 1)
+        else
+            redis.call('set', current, 1, 'PX', tonumber(ARGV[2 * i + 2]) * 2000)
+        end
+    end
 end
-local state = redis.call('get', KEYS[3])
+
+local windows = (#KEYS - 1) / 2
+local ip_windows = tonumber(ARGV[2])
+local mask = refused(1, ip_windows)
+if mask > 0 then
+    return {0, '', mask}
+end
+if KEYS[1] == '' then
+    count(1, ip_windows)
+    return {1, '', 0}
+end
+local state = redis.call('get', KEYS[1])
 if not state then
-    return {1, '', -1}
-end
-local user_limit = tonumber(ARGV[3])
-if user_limit < 0 then
-    return {1, state, 1}
+    return {2, '', 0}
 end
 local ok, decoded = pcall(cjson.decode, state)
-if not ok or decoded[1] ~= tonumber(ARGV[5]) or decoded[4] ~= false then
-    return {1, state, -1}
+if not ok or decoded[1] ~= tonumber(ARGV[1]) or decoded[4] ~= false then
+    count(1, ip_windows)
+    return {3, state, 0}
 end
-if acquire(KEYS[4], KEYS[5], user_limit, tonumber(ARGV[4])) then
-    return {1, state, 1}
+mask = refused(ip_windows + 1, windows)
+if mask > 0 then
+    return {0, state, mask}
 end
+count(1, windows)
 return {1, state, 0}
 """
+REFUSED, COUNTED, STATE_MISSING, TOKEN_REFUSED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -106,15 +133,74 @@ class Admission:
     user_checked: bool
 
 
-def client_ip(request: web.Request, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
-        return forwarded.split(",", 1)[0].strip()
-    return request.remote or "unknown"
+@dataclass(frozen=True)
+class Window:
+    """A limit a request is counted in: the identity's total, or one route's own window."""
+
+    item: RateLimitItem
+    per_route: bool
+
+
+@dataclass(frozen=True)
+class RouteWindows:
+    """The windows a route's requests are counted in, per client IP and per user."""
+
+    ip: tuple[Window, ...]
+    user: tuple[Window, ...]
+
+
+Count = tuple[RateLimitItem, tuple[str, ...]]
+"""One window of one request: its rate and ``limits``' identifiers for it."""
+
+
+def client_ip(request: web.Request, settings: RateLimitSettings) -> str:
+    """The client's IP address, for rate limits, logs and records alike. The socket peer; with
+    ``trust_forwarded_for``, the X-Forwarded-For hop written by the outermost of the
+    ``trusted_proxy_hops`` proxies that append to it, counted from the right: hops further left
+    were written by the client. Fewer hops than that, or a hop that is no IP address, leaves the
+    socket peer, so a client can never choose its address."""
+    peer = request.remote or "unknown"
+    if not settings.trust_forwarded_for:
+        return peer
+    values = request.headers.getall("X-Forwarded-For", ())
+    hops = settings.trusted_proxy_hops
+    # Several header lines are one list in order (RFC 9110 5.3): a proxy may add its own line.
+    parts = ",".join(values).rsplit(",", hops)
+    if len(parts) < hops:
+        return peer
+    hop = parts[-hops].strip()
+    if not hop or len(hop) > LONGEST_HOP:
+        return peer
+    try:
+        return str(ip_address(hop))
+    except ValueError:
+        return peer
 
 
 def rate(value: str) -> RateLimitItem | None:
     """A parsed rate, or None for ``"none"`` (no limit)."""
     return None if value == "none" else parse(value)
+
+
+def route_windows(total: RateLimitItem | None, override: str | None) -> tuple[Window, ...]:
+    """One side's windows for a route: the total unless the override is ``"none"``, and the
+    override's own window when it names a rate."""
+    if override == "none":
+        return ()
+    own = () if override is None else (Window(parse(override), per_route=True),)
+    return ((Window(total, per_route=False),) if total is not None else ()) + own
+
+
+def redis_key_parts(prefix: str, item: RateLimitItem) -> tuple[str, str]:
+    """How limits' RedisStorage names ``item``'s current window for some identifiers:
+    ``head + "/".join(identifiers) + tail`` (the previous window adds ``/-1``). Split once from
+    ``key_for``, so the hot path joins strings instead of calling it."""
+    rate_part = item.key_for()[len(item.namespace) :]  # "/300/1/minute"
+    return f"{prefix}:{{{item.namespace}/", f"{rate_part}}}"
+
+
+def counts(windows: tuple[Window, ...], scope: str, identity: str, route: str) -> list[Count]:
+    return [(w.item, (scope, identity, route) if w.per_route else (scope, identity)) for w in windows]
 
 
 class Limiter:
@@ -126,17 +212,19 @@ class Limiter:
         self._prefix = cache.key("ratelimit")
         fused = isinstance(self._storage, RedisStorage) and settings.strategy == "sliding-window-counter"
         self._admit = cache.client.register_script(ADMIT_LUA) if fused else None
-        self._default_ip = rate(settings.per_ip)
-        self._default_user = rate(settings.per_user)
-        self._ip: dict[str, RateLimitItem | None] = {}
-        self._user: dict[str, RateLimitItem | None] = {}
-        for route, override in settings.routes.items():
-            self._ip[route] = self._item(override.per_ip, self._default_ip)
-            self._user[route] = self._item(override.per_user, self._default_user)
-
-    @staticmethod
-    def _item(value: str | None, default: RateLimitItem | None) -> RateLimitItem | None:
-        return default if value is None else rate(value)
+        total_ip, total_user = rate(settings.per_ip), rate(settings.per_user)
+        self._default = RouteWindows(route_windows(total_ip, None), route_windows(total_user, None))
+        self._routes = {
+            route: RouteWindows(
+                route_windows(total_ip, override.per_ip), route_windows(total_user, override.per_user)
+            )
+            for route, override in settings.routes.items()
+        }
+        self._key_parts = {
+            window.item: redis_key_parts(self._prefix, window.item)
+            for limits in (self._default, *self._routes.values())
+            for window in (*limits.ip, *limits.user)
+        }
 
     @staticmethod
     def _storage_for(cache: Cache) -> Storage:
@@ -149,43 +237,66 @@ class Limiter:
             connection_pool=cache.client.connection_pool,
         )
 
-    async def _hit(self, item: RateLimitItem | None, scope: str, identity: str, route: str) -> None:
-        if item is None:
-            return
-        if not await self._limiter.hit(item, scope, identity, route):
-            raise await self._refusal(item, scope, identity, route)
+    def _ip_counts(self, request: web.Request, route: str, windows: RouteWindows) -> list[Count]:
+        if not windows.ip:
+            return []
+        return counts(windows.ip, "ip", client_ip(request, self.settings), route)
 
-    async def _refusal(self, item: RateLimitItem, scope: str, identity: str, route: str) -> ApiError:
-        stats = await self._limiter.get_window_stats(item, scope, identity, route)
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+    async def _count(self, windows: list[Count]) -> None:
+        """Count one request in every window through ``limits``, or in none when one refuses."""
+        if len(windows) == 1:  # one hit tests and counts at once
+            item, identifiers = windows[0]
+            if not await self._limiter.hit(item, *identifiers):
+                raise await self._refusal(windows)
+            return
+        refused = [w for w in windows if not await self._limiter.test(w[0], *w[1])]
+        if refused:
+            raise await self._refusal(refused)
+        for item, identifiers in windows:
+            # A concurrent request may take the last place between the test and the hit.
+            if not await self._limiter.hit(item, *identifiers):
+                raise await self._refusal([(item, identifiers)])
+
+    async def _refusal(self, refused: list[Count]) -> ApiError:
+        """429 with the wait until every refusing window admits again."""
+        reset = 0.0
+        for item, identifiers in refused:
+            reset = max(reset, (await self._limiter.get_window_stats(item, *identifiers)).reset_time)
+        retry_after = max(1, math.ceil(reset - time.time()))
         return ApiError(
             ErrorCode.RATE_LIMITED,
             f"Too many requests; try again in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
 
-    def _window_keys(self, item: RateLimitItem, scope: str, identity: str, route: str) -> tuple[str, str]:
-        """The previous and current window keys, named as limits' RedisStorage names them."""
-        current = f"{self._prefix}:{{{item.key_for(scope, identity, route)}}}"
-        return f"{current}/-1", current
+    async def _run_script(
+        self, state_key: str, version: int, ip: int, windows: list[Count]
+    ) -> tuple[int, bytes]:
+        """:data:`ADMIT_LUA` over ``windows``, the first ``ip`` of them the IP's; raises the 429
+        when a window refuses."""
+        keys, args = [state_key], [version, ip]
+        key_parts = self._key_parts
+        for item, identifiers in windows:
+            head, tail = key_parts[item]
+            current = head + "/".join(identifiers) + tail
+            keys += (f"{current}/-1", current)
+            args += (item.amount, item.get_expiry())
+        status, state, mask = await self._admit(keys=keys, args=args)
+        if status == REFUSED:
+            raise await self._refusal([windows[i] for i in range(len(windows)) if mask >> i & 1])
+        return status, state
 
     async def check_ip(self, request: web.Request) -> None:
-        """Count the request against its client IP's limit (the request pipeline calls this
+        """Count the request against its client IP's limits (the request pipeline calls this
         only when limits are enabled and the path is not exempt)."""
         route = route_key(request)
-        item = self._ip.get(route, self._default_ip)
-        if item is None:
+        ip = self._ip_counts(request, route, self._routes.get(route, self._default))
+        if not ip:
             return
-        ip = client_ip(request, self.settings.trust_forwarded_for)
         if self._admit is None:
-            await self._hit(item, "ip", ip, route)
-            return
-        previous, current = self._window_keys(item, "ip", ip, route)
-        admitted, _, _ = await self._admit(
-            keys=[previous, current, "", "", ""], args=[item.amount, item.get_expiry(), -1, 0, 0]
-        )
-        if not admitted:
-            raise await self._refusal(item, "ip", ip, route)
+            await self._count(ip)
+        else:
+            await self._run_script("", 0, len(ip), ip)
 
     async def check_pending_ip(self, request: web.Request) -> None:
         """Count the client IP if the pipeline left it to the auth guard (:data:`IP_PENDING`)."""
@@ -193,34 +304,31 @@ class Limiter:
             await self.check_ip(request)
 
     async def check_user(self, request: web.Request, user_id: int) -> None:
+        """Count the user, together with the client IP if it is still pending: both or neither."""
         if not self.settings.enabled:
             return
         route = route_key(request)
-        await self._hit(self._user.get(route, self._default_user), "user", str(user_id), route)
+        windows = self._routes.get(route, self._default)
+        ip = self._ip_counts(request, route, windows) if request.pop(IP_PENDING, False) else []
+        if both := ip + counts(windows.user, "user", str(user_id), route):
+            await self._count(both)
 
     async def admit(self, request: web.Request, user_id: int, version: int, state_key: str) -> Admission:
-        """For the auth guard, once the token's signature holds: count the client IP if it is
-        pending, read the user's cached auth state at ``state_key``, and count the user when
-        that state accepts a token of ``version``. 429 when a limit refuses."""
+        """For the auth guard, once the token's signature holds: read the user's cached auth
+        state at ``state_key`` and, on Redis, test the pending client IP's and (when that state
+        accepts a token of ``version``) the user's windows, and count them when all admit. 429
+        when one refuses. Whatever is not settled here is left to :meth:`check_user` (or to
+        :meth:`check_pending_ip` when the token is refused)."""
         if self._admit is None:
-            await self.check_pending_ip(request)
             return Admission(await self._cache.client.get(state_key), user_checked=False)
         route = route_key(request)
-        keys = [state_key] * 5
-        args: list[int] = [-1, 0, -1, 0, version]
-        ip_item = self._ip.get(route, self._default_ip) if request.pop(IP_PENDING, False) else None
-        ip = ""
-        if ip_item is not None:
-            ip = client_ip(request, self.settings.trust_forwarded_for)
-            keys[0], keys[1] = self._window_keys(ip_item, "ip", ip, route)
-            args[0], args[1] = ip_item.amount, ip_item.get_expiry()
-        user_item = self._user.get(route, self._default_user) if self.settings.enabled else None
-        if user_item is not None:
-            keys[3], keys[4] = self._window_keys(user_item, "user", str(user_id), route)
-            args[2], args[3] = user_item.amount, user_item.get_expiry()
-        ip_admitted, state, user = await self._admit(keys=keys, args=args)
-        if ip_item is not None and not ip_admitted:
-            raise await self._refusal(ip_item, "ip", ip, route)
-        if user_item is not None and user == 0:
-            raise await self._refusal(user_item, "user", str(user_id), route)
-        return Admission(state or None, user_checked=user == 1)
+        windows = self._routes.get(route, self._default)
+        pending = request.pop(IP_PENDING, False)
+        both = self._ip_counts(request, route, windows) if pending else []
+        ip = len(both)
+        if self.settings.enabled:
+            both += counts(windows.user, "user", str(user_id), route)
+        status, state = await self._run_script(state_key, version, ip, both)
+        if status == STATE_MISSING and pending:
+            request[IP_PENDING] = True  # counted with the user once the state is known
+        return Admission(state or None, user_checked=status == COUNTED)

@@ -1,4 +1,4 @@
-"""Rate limits: per IP and per user, per-route overrides, 429 with Retry-After in the
+"""Rate limits: per IP and per user, per-route limits, 429 with Retry-After in the
 envelope, exempt paths, and counters shared by two app instances on one Redis. On Redis an
 authenticated request counts both limits in the auth guard's one round trip; these tests hold
 it to the same rules as the step-by-step path (the embedded profile) and to the same windows."""
@@ -55,7 +55,7 @@ async def test_requests_with_and_without_a_valid_token_share_the_ip_window(profi
 
 
 async def test_a_revoked_token_does_not_use_up_its_users_limit(profile, make_client):
-    client = await make_client(settings_from(profile, **limits(per_user="2/minute")))
+    client = await make_client(settings_from(profile, **limits(per_user="3/minute")))
     revoked = bearer((await login(client, "dave"))["token"])
     assert (await client.post("/v1/auth/logout", headers=revoked)).status == 200  # counts once
     assert {(await client.get("/v1/users/profile", headers=revoked)).status for _ in range(5)} == {401}
@@ -125,12 +125,15 @@ async def test_none_lifts_a_default_and_an_override(profile, make_client):
 
 
 async def test_unknown_paths_share_one_window_per_method(profile, make_client):
-    """A scan of made-up paths is counted under one key, so it is refused like any client and
-    cannot fill the store with a key per path."""
-    client = await make_client(settings_from(profile, **limits(per_ip="3/minute")))
+    """A scan of made-up paths is counted under one key per method (a route override names it
+    "GET unmatched"), so it is refused like any client and cannot fill the store with a key per
+    path; it counts against the IP's total like any request."""
+    routes = {"GET unmatched": {"per_ip": "3/minute"}}
+    client = await make_client(settings_from(profile, **limits(per_ip="5/minute", routes=routes)))
     assert [(await client.get(f"/v1/scan/{n}")).status for n in range(3)] == [404, 404, 404]
     refused = await client.get("/v1/scan/again")
     assert refused.status == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert (await client.post("/v1/scan/0")).status == 404  # another method, its own window
-    assert (await client.get("/v1/users/settings")).status == 401  # a real route, its own window
+    assert (await client.post("/v1/scan/0")).status == 404  # another method: no window of its own
+    assert (await client.get("/v1/users/settings")).status == 401  # the IP's fifth
+    assert (await client.post("/v1/scan/1")).status == 429  # the IP's total
