@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
-from aiohttp_apigami import docs
+from aiohttp_apigami import docs, response_schema
 
 from mengchong.hookspecs import hookimpl
 from mengchong.http.envelope import json_response, ok, ok_body
+from mengchong.http.schemas import METRICS_CONTENT, Health, NotReady, Readiness, envelope
 from mengchong.keys import (
     cache_key,
     database_key,
@@ -56,12 +57,15 @@ async def run_check(adapter: str, check: Callable[[], Awaitable[Any]]) -> dict[s
 
 @routes.get("/healthz")
 @docs(tags=["health"], summary="The process is alive")
+@response_schema(envelope(Health))
 async def healthz(request: web.Request) -> web.Response:
     return json_response(HEALTHY)
 
 
 @routes.get("/readyz")
 @docs(tags=["health"], summary="Every configured backend answers (503 and the failing ones otherwise)")
+@response_schema(envelope(Readiness))
+@response_schema(NotReady, 503, description="A backend does not answer; `data` says which")
 async def readyz(request: web.Request) -> web.Response:
     checks = backend_checks(request.app)
     results = await asyncio.gather(*(run_check(adapter, check) for _, adapter, check in checks))
@@ -78,7 +82,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-@docs(tags=["health"], summary="Prometheus metrics (text exposition format)")
+@docs(
+    tags=["health"], summary="Prometheus metrics (text exposition format)", responses={"200": METRICS_CONTENT}
+)
 async def metrics(request: web.Request) -> web.Response:
     return request.app[metrics_key].render()
 
