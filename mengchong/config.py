@@ -87,6 +87,20 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=0, le=65535, description="TCP port")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
     shutdown_timeout: float = Field(10.0, gt=0, description="seconds in-flight requests get on SIGTERM")
+    request_timeout_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="a request still running after this is cancelled (its transaction rolled back)"
+        " and answered 503; 0: no deadline",
+    )
+    idle_timeout_seconds: float = Field(
+        15.0, gt=0, description="an idle connection, or one slow to send a request's headers, is closed"
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a client has to send a body (408 after); not part of the request timeout",
+    )
     access_log: bool = Field(True, description="one JSON line per request")
 
 
@@ -96,6 +110,13 @@ class DatabaseSettings(Section):
     )
     pool_min: int = Field(1, ge=1, description="PostgreSQL pool: connections kept open")
     pool_max: int = Field(10, ge=1, description="PostgreSQL pool: most connections")
+    connect_timeout_seconds: float = Field(5.0, gt=0, description="PostgreSQL: seconds to open a connection")
+    statement_timeout_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="PostgreSQL cancels a statement running longer (its transaction rolls back); the"
+        " client gives up 1 s later on a server that does not answer; 0: none. Not for migrations",
+    )
 
     _url = url_schemes("sqlite://", "postgres://", "postgresql://", "asyncpg://")
 
@@ -110,6 +131,19 @@ class DocumentsSettings(Section):
 class CacheSettings(Section):
     url: str = Field("", description="empty: in-process; or redis://host:6379/0")
     prefix: str = Field("mengchong:", description="prefix of every key")
+    connect_timeout_seconds: float = Field(2.0, gt=0, description="Redis: seconds to open a connection")
+    command_timeout_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Redis: seconds per command; 0: none, the request deadline bounds commands"
+        " (a timer per command costs a cached read ~10-25 %)",
+    )
+    tcp_user_timeout_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Redis: a connection whose sent data stays unacknowledged this long is dropped"
+        " (host or network gone; Linux); 0: the OS default",
+    )
 
     _url = url_schemes("redis://", "rediss://", "unix://", empty="in-process")
 
@@ -173,7 +207,9 @@ def check_rate(value: str) -> str:
 
 
 class RouteLimit(Section):
-    """Overrides for one route; an omitted side keeps the default, ``"none"`` lifts it."""
+    """One route's limits. A rate is the route's own window, counted beside the client IP's or
+    the user's total; ``"none"`` takes the route out of that side's limits (no window of its
+    own and no count against the total); an omitted side counts against the total only."""
 
     per_ip: str | None = None
     per_user: str | None = None
@@ -186,15 +222,25 @@ class RateLimitSettings(Section):
     strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
         "sliding-window-counter", description="how requests are counted in time"
     )
-    per_ip: str = Field("300/minute", description="default limit per client IP")
-    per_user: str = Field("120/minute", description="default limit per logged-in user")
-    trust_forwarded_for: bool = Field(False, description="client IP from X-Forwarded-For (behind a proxy)")
+    per_ip: str = Field("300/minute", description="limit per client IP, all routes together")
+    per_user: str = Field("120/minute", description="limit per logged-in user, all routes together")
+    trust_forwarded_for: bool = Field(
+        False, description="client IP from X-Forwarded-For (only behind proxies that append to it)"
+    )
+    trusted_proxy_hops: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="proxies in front of us appending to X-Forwarded-For: the client IP is the hop"
+        " this many from the right (fewer hops: the socket peer)",
+    )
     exempt: list[str] = Field(
         default_factory=lambda: ["/healthz", "/readyz", "/metrics"], description="paths never limited"
     )
     routes: dict[str, RouteLimit] = Field(
         default_factory=lambda: {"POST /v1/auth/wechat_login": RouteLimit(per_ip="30/minute")},
-        description='per-route overrides keyed "METHOD /path/{template}"',
+        description='per-route limits keyed "METHOD /path/{template}": a rate is a window of the'
+        " route's own beside the total, \"none\" exempts the route from that side's limits",
     )
 
     _rates = field_validator("per_ip", "per_user")(lambda cls, v: check_rate(v))

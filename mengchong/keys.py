@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mengchong.accounts.tokens import TokenService
     from mengchong.config import Settings
     from mengchong.events import EventBus
+    from mengchong.http.deadline import Deadlines
     from mengchong.http.metrics import Metrics
     from mengchong.http.ratelimit import Limiter
     from mengchong.moderation import SensitiveWordFilter
@@ -40,6 +41,7 @@ tokens_key: web.AppKey[TokenService] = web.AppKey("tokens")
 limiter_key: web.AppKey[Limiter] = web.AppKey("limiter")
 wechat_key: web.AppKey[WechatClient] = web.AppKey("wechat")
 word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
+deadlines_key: web.AppKey[Deadlines | None] = web.AppKey("deadlines")
 
 CURRENT_USER = "mengchong.current_user"
 IP_PENDING = "mengchong.ip_pending"

@@ -18,6 +18,7 @@ import ahocorasick
 from aiohttp import web
 
 from mengchong.http.errors import ApiError, ErrorCode, field_error
+from mengchong.http.text import display_name_problem
 from mengchong.keys import settings_key, wechat_key, word_filter_key
 from mengchong.wechat import WechatError
 
@@ -62,12 +63,15 @@ class SensitiveWordFilter:
 
 
 async def checked_text(request: web.Request, field: str, value: str, openid: str, max_length: int) -> str:
-    """User-visible text as it will be stored: trimmed, 1..max_length characters, free of blocked
-    words (422 naming the field) and, when configured, passed by WeChat's content check."""
+    """User-visible text as it will be stored: trimmed, 1..max_length characters, no invisible or
+    direction-changing characters (400), free of blocked words (422 naming the field) and, when
+    configured, passed by WeChat's content check."""
     app = request.app
     text = value.strip()
     if not 1 <= len(text) <= max_length:
         raise field_error(field, f"must be 1-{max_length} characters after trimming")
+    if (problem := display_name_problem(text)) is not None:
+        raise field_error(field, problem)
     if not app[word_filter_key].is_clean(text):
         raise field_error(field, "contains a blocked word", ErrorCode.SENSITIVE_CONTENT)
     settings = app[settings_key]

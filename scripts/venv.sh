@@ -1,5 +1,6 @@
 # Sourced by scripts/run, scripts/test and scripts/bench: makes .venv and installs the project
-# (with the extras named in $1, e.g. "test") when pyproject.toml changed since the last install.
+# (with the extras named in $1, e.g. "test") when pyproject.toml changed since the last install;
+# ensure_wrk installs wrk (Debian's package) for the benchmark and its smoke test.
 ensure_venv() {
     local extras="${1:-}" python="${PYTHON:-python3}" spec="." stamp
     if [ ! -x .venv/bin/python ]; then
@@ -15,4 +16,13 @@ ensure_venv() {
         rm -f .venv/.installed-*
         touch "$stamp"
     fi
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    echo "installing wrk" >&2
+    local sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y wrk >/dev/null 2>&1 \
+        || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y wrk >/dev/null; }
 }

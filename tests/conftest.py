@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from leftovers import RUN, leftovers
 from support import AMQP_URL, PG_URL, REDIS_URL, require_service, unique_name
 
 
@@ -22,7 +23,7 @@ from support import AMQP_URL, PG_URL, REDIS_URL, require_service, unique_name
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
     require_service("PostgreSQL", PG_URL)
-    name = unique_name("mengchong_test")
+    name = unique_name(f"mengchong_test_{RUN}")
     admin = await asyncpg.connect(PG_URL)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -64,7 +65,7 @@ def redis_url() -> str:
 async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
     import redis.asyncio as aioredis
 
-    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    prefix = f"test:{RUN}:{uuid.uuid4().hex[:12]}:"
     yield prefix
     client = aioredis.Redis.from_url(redis_url)
     try:
@@ -84,12 +85,15 @@ def amqp_url() -> str:
 @pytest.fixture
 def queue_prefix() -> str:
     """Queue names of this test start with it; queue adapters' tests delete them afterwards."""
-    return f"test.{uuid.uuid4().hex[:12]}."
+    return f"test.{RUN}.{uuid.uuid4().hex[:12]}."
 
 
 # Logical queue names the app declares; app tests on RabbitMQ delete them (and their retry and
 # dead-letter queues) afterwards. Add a plugin's queue here when it gets one.
 APP_QUEUES = ["events", "pets.generate"]
+# The queue settings of every app on the services profile: the cleanup must name the same wait
+# queues (``<queue>.retry.<ms>ms``) as the app declared, so it is built from the same numbers.
+APP_QUEUE_SETTINGS = {"retry_base_seconds": 0.05, "max_attempts": 3}
 
 
 @pytest.fixture
@@ -99,7 +103,7 @@ async def amqp_queues(amqp_url: str, queue_prefix: str) -> AsyncIterator[str]:
     from mengchong.config import QueueSettings
     from mengchong.storage.queue_amqp import RabbitQueue
 
-    cleaner = RabbitQueue(QueueSettings(url=amqp_url, prefix=queue_prefix))
+    cleaner = RabbitQueue(QueueSettings(url=amqp_url, prefix=queue_prefix, **APP_QUEUE_SETTINGS))
     await cleaner.open()
     try:
         await cleaner.delete_queues(APP_QUEUES)
@@ -130,7 +134,7 @@ def profile(request, tmp_path) -> dict:
         "files": {"root": str(tmp_path / "files")},
         "server": {"access_log": False},
         "events": {"relay_interval_seconds": 0.05},
-        "queue": {"retry_base_seconds": 0.05, "max_attempts": 3},
+        "queue": dict(APP_QUEUE_SETTINGS),
     }
     if request.param == "embedded":
         overrides = {"database": {"url": f"sqlite://{tmp_path}/mengchong.sqlite3"}}
@@ -144,8 +148,7 @@ def profile(request, tmp_path) -> dict:
             "queue": {
                 "url": request.getfixturevalue("amqp_url"),
                 "prefix": request.getfixturevalue("amqp_queues"),
-                "retry_base_seconds": 0.05,
-                "max_attempts": 3,
+                **APP_QUEUE_SETTINGS,
             },
         }
     from mengchong.config import deep_merge
@@ -180,7 +183,20 @@ def pytest_runtest_logreport(report) -> None:
         _services_outcomes[report.outcome] = _services_outcomes.get(report.outcome, 0) + 1
 
 
+_left: list[str] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the run if any database, Redis key or queue with this run's prefix is left behind."""
+    if _services_outcomes:
+        _left.extend(leftovers())
+        if _left and session.exitstatus == 0:
+            session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _left:
+        terminalreporter.write_sep("!", f"left behind by this run ({RUN}): " + "; ".join(_left), red=True)
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_services_outcomes.items())) or "none ran"
     terminalreporter.write_sep(
         "-", f"services profile (PostgreSQL {PG_URL}, Redis {REDIS_URL}, RabbitMQ {AMQP_URL}): {counts}"

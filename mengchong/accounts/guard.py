@@ -31,6 +31,7 @@ class CurrentUser:
     role: str
     openid: str
     token_expires_at: int
+    token_version: int
 
     @property
     def is_admin(self) -> bool:
@@ -82,6 +83,14 @@ async def fill_auth_state(cache: Cache, user_id: int) -> AuthState | None:
     return state
 
 
+async def auth_state_of(app: web.Application, user_id: int) -> AuthState | None:
+    """The user's auth state (cached, else from the database), for a credential other than a
+    bearer token that names a token version: a signed photo URL."""
+    cache = app[cache_key]
+    raw = await cache.client.get(auth_state_key(cache, user_id))
+    return read_auth_state(raw) if raw is not None else await fill_auth_state(cache, user_id)
+
+
 def bearer_token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -119,17 +128,27 @@ async def current_user(request: web.Request) -> CurrentUser:
         state: AuthState | None = read_auth_state(admission.state)
     else:
         state = await fill_auth_state(cache, claims.user_id)
+    try:
+        state = accepting(state, claims.version)
+    except ApiError:
+        await limiter.check_pending_ip(request)  # a refused token still counts against its IP
+        raise
+    user = CurrentUser(claims.user_id, state.role, state.openid, claims.expires_at, claims.version)
+    request[CURRENT_USER] = user
+    if not admission.user_checked:
+        await limiter.check_user(request, user.id)  # and the client IP if still pending
+    return user
+
+
+def accepting(state: AuthState | None, version: int) -> AuthState:
+    """The user's current auth state if it accepts a token of ``version``; 401 otherwise."""
     if state is None:
         raise unauthorized("Invalid token: unknown user")
     if state.banned:
         raise unauthorized("This account is banned")
-    if state.version != claims.version:
+    if state.version != version:
         raise unauthorized("Token revoked: log in again")
-    user = CurrentUser(claims.user_id, state.role, state.openid, claims.expires_at)
-    request[CURRENT_USER] = user
-    if not admission.user_checked:
-        await limiter.check_user(request, user.id)
-    return user
+    return state
 
 
 @counts_client_ip

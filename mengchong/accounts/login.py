@@ -14,6 +14,8 @@ from tortoise.expressions import F
 from mengchong.accounts.guard import publish_auth_state
 from mengchong.accounts.models import User, UserLoginLog
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error, not_found
+from mengchong.http.ratelimit import client_ip
+from mengchong.http.text import storable
 from mengchong.keys import cache_key, database_key, settings_key, tokens_key, wechat_key, word_filter_key
 from mengchong.storage.database import fetch_rows
 from mengchong.wechat import DecryptError, WechatError, decrypt_user_data
@@ -114,8 +116,8 @@ async def wechat_login(
         await UserLoginLog.create(
             user_id=user.id,
             is_new_user=new_id is not None,
-            ip=(request.remote or "")[:64],
-            user_agent=request.headers.get("User-Agent", "")[:256],
+            ip=client_ip(request, settings.ratelimit)[:64],
+            user_agent=storable(request.headers.get("User-Agent", ""))[:256],
         )
     if role_changed:
         await publish_auth_state(app[cache_key], user)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
-from aiohttp_apigami import docs, match_info_schema, request_schema
+from aiohttp_apigami import docs, match_info_schema, request_schema, response_schema
 
-from mengchong.accounts import schemas
+from mengchong.accounts import responses, schemas
 from mengchong.accounts.guard import admin_only, authenticated, current_user
 from mengchong.accounts.login import revoke_tokens, wechat_login
 from mengchong.accounts.models import User, UserSettings
 from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error, not_found
+from mengchong.http.schemas import envelope, errors
 from mengchong.keys import database_key, files_key
 from mengchong.moderation import checked_text
 from mengchong.storage.database import fetch_rows
@@ -82,7 +84,8 @@ async def profile_of(app: web.Application, user_id: int) -> dict[str, Any]:
 
 
 @routes.post("/v1/auth/wechat_login")
-@docs(tags=["auth"], summary="Log in (or register) with a wx.login code")
+@docs(tags=["auth"], summary="Log in (or register) with a wx.login code", responses=errors(403, 429, 502))
+@response_schema(envelope(responses.LoginResult))
 @request_schema(schemas.LoginBody)
 async def login(request: web.Request) -> web.Response:
     body = request["data"]
@@ -103,6 +106,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.get("/v1/auth/check_session")
 @docs(tags=["auth"], summary="Is this token still valid, and for how long", security=AUTH)
+@response_schema(envelope(responses.Session))
 @authenticated
 async def check_session(request: web.Request) -> web.Response:
     user = await current_user(request)
@@ -112,6 +116,7 @@ async def check_session(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/logout")
 @docs(tags=["auth"], summary="Revoke every token of the caller", security=AUTH)
+@response_schema(envelope(None))
 @authenticated
 async def logout(request: web.Request) -> web.Response:
     user = await current_user(request)
@@ -120,16 +125,29 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/admin/users/{user_id}/ban")
-@docs(tags=["admin"], summary="Ban a user: every token of theirs stops working at once", security=AUTH)
+@docs(
+    tags=["admin"],
+    summary="Ban a user: every token of theirs stops working at once",
+    security=AUTH,
+    responses=errors(403, 404),
+)
+@response_schema(envelope(responses.BanState))
 @match_info_schema(schemas.UserIdPath)
 @admin_only
 async def ban(request: web.Request) -> web.Response:
-    user = await revoke_tokens(request.app, request["match_info"]["user_id"], ban=True)
+    admin = await current_user(request)
+    user_id = request["match_info"]["user_id"]
+    if user_id == admin.id:  # it would lock the admin out, with nobody left to lift it perhaps
+        raise field_error("user_id", "is your own account: an admin can't ban themselves")
+    user = await revoke_tokens(request.app, user_id, ban=True)
     return ok({"user_id": str(user.id), "banned": True}, "User banned")
 
 
 @routes.delete("/v1/admin/users/{user_id}/ban")
-@docs(tags=["admin"], summary="Lift a ban (the user logs in again)", security=AUTH)
+@docs(
+    tags=["admin"], summary="Lift a ban (the user logs in again)", security=AUTH, responses=errors(403, 404)
+)
+@response_schema(envelope(responses.BanState))
 @match_info_schema(schemas.UserIdPath)
 @admin_only
 async def unban(request: web.Request) -> web.Response:
@@ -139,6 +157,7 @@ async def unban(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/profile")
 @docs(tags=["users"], summary="The caller's profile and settings", security=AUTH)
+@response_schema(envelope(responses.Profile))
 @authenticated
 async def get_profile(request: web.Request) -> web.Response:
     user = await current_user(request)
@@ -146,7 +165,13 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 @routes.put("/v1/users/profile")
-@docs(tags=["users"], summary="Change nickname, avatar, gender or birthday", security=AUTH)
+@docs(
+    tags=["users"],
+    summary="Change nickname, avatar, gender or birthday",
+    security=AUTH,
+    responses=errors(422, 502),
+)
+@response_schema(envelope(responses.Profile))
 @request_schema(schemas.ProfileUpdate)
 @authenticated
 async def put_profile(request: web.Request) -> web.Response:
@@ -163,9 +188,18 @@ async def put_profile(request: web.Request) -> web.Response:
     return ok(await profile_of(request.app, user.id), "Profile updated successfully")
 
 
+def is_web_address(value: str) -> bool:
+    """A URL a client can load: a host name, and no spaces or control characters anywhere."""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return False
+    return bool(host) and not any(ch.isspace() or not ch.isprintable() for ch in value)
+
+
 async def checked_avatar(request: web.Request, value: str) -> str:
     """An https URL, or the id of a file the files port holds."""
-    if value.startswith("https://") and len(value) > len("https://"):
+    if value.startswith("https://") and is_web_address(value):
         return value
     if is_key(value) and await request.app[files_key].exists(value):
         return value
@@ -174,6 +208,7 @@ async def checked_avatar(request: web.Request, value: str) -> str:
 
 @routes.post("/v1/users/avatar")
 @docs(tags=["users"], summary="Set the avatar URL (after uploading the image)", security=AUTH)
+@response_schema(envelope(responses.Avatar))
 @request_schema(schemas.AvatarBody)
 @authenticated
 async def post_avatar(request: web.Request) -> web.Response:
@@ -185,6 +220,7 @@ async def post_avatar(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/settings")
 @docs(tags=["users"], summary="Notification and privacy settings (defaults until saved)", security=AUTH)
+@response_schema(envelope(responses.SettingsView))
 @authenticated
 async def get_settings(request: web.Request) -> web.Response:
     user = await current_user(request)
@@ -193,6 +229,7 @@ async def get_settings(request: web.Request) -> web.Response:
 
 @routes.put("/v1/users/settings")
 @docs(tags=["users"], summary="Change settings; keys not sent keep their value", security=AUTH)
+@response_schema(envelope(responses.SettingsView))
 @request_schema(schemas.SettingsUpdate)
 @authenticated
 async def put_settings(request: web.Request) -> web.Response:

@@ -9,15 +9,22 @@ version on every request, so revocation is never cached away.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import blake2b
+from typing import TypeGuard
 
 import jwt
 
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 60
+"""How far ahead of our clock a token's ``iat`` may be (another process's clock, or ours moved)."""
+MAX_ID = 2**63 - 1  # user ids are BIGINT
+MAX_VERSION = 2**31 - 1  # token versions are INTEGER
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class TokenError(Exception):
@@ -73,6 +80,8 @@ class TokenService:
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         """The token's claims; :class:`TokenError` for anything but a valid, unexpired token of ours."""
         moment = now if now is not None else time.time()
+        if not token.isascii():  # a JWT is base64url and dots; a header may carry any byte
+            raise TokenError("malformed token")
         key = blake2b(token.encode(), digest_size=16).digest()
         cached = self._cache.get(key)
         if cached is not None:
@@ -109,11 +118,27 @@ class TokenService:
             raise TokenError("token expired") from None
         except jwt.PyJWTError:
             raise TokenError("invalid token") from None
-        try:
-            user_id, version = int(payload["sub"]), int(payload.get("ver", 0))
-            issued_at, expires_at = int(payload["iat"]), int(payload["exp"])
-        except (TypeError, ValueError):
-            raise TokenError("invalid token claims") from None
+        return self._claims(payload, kid, moment)
+
+    def _claims(self, payload: dict[str, object], kid: str, moment: float) -> TokenClaims:
+        """The claims of a token whose signature holds, refused unless each is one we could have
+        written: ``sub`` a user id, ``ver`` a token version, ``iat`` not ahead of our clock (beyond
+        :data:`LEEWAY_SECONDS`) and ``exp - iat`` no longer than the configured lifetime."""
+        subject, version = payload["sub"], payload.get("ver", 0)
+        issued_at, expires_at = payload["iat"], payload["exp"]
+        if not isinstance(subject, str) or not _USER_ID.fullmatch(subject) or int(subject) > MAX_ID:
+            raise TokenError("invalid token claims")
+        if not (_whole(version) and _whole(issued_at) and _whole(expires_at)):
+            raise TokenError("invalid token claims")
+        if not 0 <= version <= MAX_VERSION:
+            raise TokenError("invalid token claims")
+        if issued_at > moment + LEEWAY_SECONDS or expires_at - issued_at > self.ttl_seconds:
+            raise TokenError("invalid token lifetime")
         if expires_at <= moment:
             raise TokenError("token expired")
-        return TokenClaims(user_id, version, issued_at, expires_at, kid)
+        return TokenClaims(int(subject), version, issued_at, expires_at, kid)
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    """An integer claim as we write them: not a bool, a float or a string."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -7,20 +7,24 @@ are what other plugins call; these routes are only the operator's and the user's
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import marshmallow as m
 from aiohttp import web
-from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema, response_schema
 
 from mengchong.accounts.guard import admin_only, authenticated, current_user, require_admin
 from mengchong.accounts.schemas import UserIdPath
+from mengchong.economy import points, responses
 from mengchong.economy.models import PointsLedgerEntry
-from mengchong.economy.points import REASON_MAX, grant_points, spend_points
+from mengchong.economy.points import REASON_MAX
 from mengchong.hookspecs import hookimpl
 from mengchong.http.envelope import ok
+from mengchong.http.errors import field_error
 from mengchong.http.pagination import Page, PageQuery
+from mengchong.http.schemas import envelope, errors, page
 from mengchong.keys import database_key, events_key
 
 log = logging.getLogger("mengchong.economy")
@@ -57,6 +61,20 @@ class PointsAdjustment(m.Schema):
     )
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
+
+
+def idempotency_ref(request: web.Request) -> str | None:
+    """The ledger ref of an adjustment sent with an ``Idempotency-Key`` header (a UUID, say)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise field_error(IDEMPOTENCY_HEADER, "must be 1-48 letters, digits or the characters _ . : -")
+    return f"admin:{key}"
+
+
 def ledger_item(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "entry_id": str(entry["id"]),
@@ -69,7 +87,23 @@ def ledger_item(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @routes.post("/v1/admin/users/{user_id}/points")
-@docs(tags=["admin"], summary="Add points to or take points from a user (admins only)", security=AUTH)
+@docs(
+    tags=["admin"],
+    summary="Add points to or take points from a user (admins only)",
+    security=AUTH,
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,48}$"},
+            "description": "Send the same key again (a retry) and the change is made once; "
+            "the same key with another delta or reason is refused with 422",
+        }
+    ],
+    responses=errors(403, 404, 422),
+)
+@response_schema(envelope(responses.PointsChange))
 @match_info_schema(UserIdPath)
 @request_schema(PointsAdjustment)
 @admin_only
@@ -79,10 +113,10 @@ async def adjust_points(request: web.Request) -> web.Response:
     delta: int = request["data"]["delta"]
     reason: str = request["data"]["reason"]
     database, events = request.app[database_key], request.app[events_key]
-    if delta > 0:
-        result = await grant_points(database, user_id, delta, reason, events=events)
-    else:
-        result = await spend_points(database, user_id, -delta, reason, events=events)
+    ref = idempotency_ref(request)
+    result = await points.adjust_points(
+        database, user_id, delta, reason, ref, ref_field=IDEMPOTENCY_HEADER, events=events
+    )
     log.info(
         "admin %s changed the points of user %s by %s (%s)",
         admin.id,
@@ -98,11 +132,16 @@ async def adjust_points(request: web.Request) -> web.Response:
         "reason": result.reason,
         "entry_id": str(result.entry_id),
     }
+    if not result.applied:
+        response = ok(data, "Points changed (an earlier request with this Idempotency-Key)")
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
     return ok(data, "Points changed")
 
 
 @routes.get("/v1/users/points/ledger")
 @docs(tags=["users"], summary="The caller's points ledger, newest first", security=AUTH)
+@response_schema(envelope(page(responses.LedgerEntry)))
 @querystring_schema(PageQuery)
 @authenticated
 async def points_ledger(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 from mengchong.accounts.models import User
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.events import EventBus
-from mengchong.http.errors import ApiError, ErrorCode, not_found
+from mengchong.http.errors import ApiError, ErrorCode, FieldError, not_found
 from mengchong.storage.database import Database, fetch_rows
 
 POINTS_CHANGED = "points.changed"
@@ -134,12 +134,46 @@ async def change_points(
     return earlier
 
 
+class RefReused(ApiError):
+    """An exclusive ref already names another change of the user's; nothing was changed."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            ErrorCode.UNPROCESSABLE,
+            f"{field} was already used for a different change",
+            [FieldError(field, "was already used for a different change")],
+        )
+
+
+async def _ensure_only_change(
+    connection: BaseDBAsyncClient, result: LedgerResult, delta: int, reason: str, ref_field: str
+) -> None:
+    """Raise :class:`RefReused` unless the user's ledger holds one change under ``result.ref``,
+    and it is this one (same delta and reason). Called after :func:`change_points` updated the
+    user's row, so a concurrent change of the same user waits for this transaction to end."""
+    same_ref = (
+        await PointsLedgerEntry.filter(user_id=result.user_id, ref=result.ref)
+        .using_db(connection)
+        .values_list("delta", "reason")
+    )
+    if any((entry_delta, entry_reason) != (delta, reason) for entry_delta, entry_reason in same_ref):
+        raise RefReused(ref_field)
+
+
 async def _change_and_publish(
-    db: Database, user_id: int, delta: int, reason: str, ref: str | None, events: EventBus | None
+    db: Database,
+    user_id: int,
+    delta: int,
+    reason: str,
+    ref: str | None,
+    events: EventBus | None,
+    exclusive_ref_field: str | None = None,
 ) -> LedgerResult:
     with db.activate():
         async with db.transaction() as connection:
             result = await change_points(connection, user_id, delta, reason, ref)
+            if exclusive_ref_field is not None and ref is not None:
+                await _ensure_only_change(connection, result, delta, reason, exclusive_ref_field)
         if events is not None and result.applied:
             await events.publish(POINTS_CHANGED, result.event_payload())
     return result
@@ -176,3 +210,21 @@ async def spend_points(
 ) -> LedgerResult:
     """Take ``amount`` points in a transaction of its own, or raise :class:`InsufficientPoints`."""
     return await _change_and_publish(db, user_id, -_positive(amount), reason, ref, events)
+
+
+async def adjust_points(
+    db: Database,
+    user_id: int,
+    delta: int,
+    reason: str,
+    ref: str | None = None,
+    *,
+    ref_field: str = "ref",
+    events: EventBus | None = None,
+) -> LedgerResult:
+    """An operator's change of ``delta`` points (negative to take), in a transaction of its own.
+
+    Its ``ref`` (an idempotency key) names one change of the user's whatever the reason: sent
+    again with the same delta and reason it reports the first change; with another delta or
+    reason it raises :class:`RefReused` (422 naming ``ref_field``) and changes nothing."""
+    return await _change_and_publish(db, user_id, delta, reason, ref, events, ref_field)

@@ -21,6 +21,7 @@ class ErrorCode(IntEnum):
     FORBIDDEN = 40301
     NOT_FOUND = 40401
     METHOD_NOT_ALLOWED = 40501
+    REQUEST_TIMEOUT = 40801
     CONFLICT = 40901
     PAYLOAD_TOO_LARGE = 41301
     UNPROCESSABLE = 42200
@@ -46,6 +47,7 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.FORBIDDEN: "Authenticated, but the resource is not yours.",
     ErrorCode.NOT_FOUND: "No such resource or route.",
     ErrorCode.METHOD_NOT_ALLOWED: "The route exists but not with this method.",
+    ErrorCode.REQUEST_TIMEOUT: "The request body was not received in time.",
     ErrorCode.CONFLICT: "Already done (already checked in, already adopted, duplicate).",
     ErrorCode.PAYLOAD_TOO_LARGE: "The body is over the size limit.",
     ErrorCode.UNPROCESSABLE: "Well-formed but semantically wrong.",
@@ -55,7 +57,9 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.RATE_LIMITED: "Too many requests; see Retry-After.",
     ErrorCode.INTERNAL: "Unexpected server error; the request id is in X-Request-ID.",
     ErrorCode.WECHAT_FAILED: "The WeChat server API failed or timed out.",
-    ErrorCode.UNAVAILABLE: "A backend is unavailable.",
+    ErrorCode.UNAVAILABLE: (
+        "A backend is unavailable, or the request ran past its deadline; retry after Retry-After."
+    ),
 }
 
 

@@ -13,6 +13,7 @@ rate-limited like any answer.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -23,15 +24,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mengchong.http.access_log import AccessLog
+from mengchong.http.deadline import Deadlines
 from mengchong.http.envelope import error_response, from_http_exception
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.metrics import Metrics
-from mengchong.http.ratelimit import Limiter
+from mengchong.http.ratelimit import Limiter, client_ip
 from mengchong.http.routing import UNMATCHED, is_unmatched, resource_label
 from mengchong.http.validation import RouteNeeds
-from mengchong.keys import IP_PENDING
+from mengchong.keys import IP_PENDING, deadlines_key, settings_key
 from mengchong.logs import request_id_var
 from mengchong.storage.database import Database
+from mengchong.storage.outage import RETRY_AFTER_SECONDS, find_outage
 
 log = logging.getLogger("mengchong.http")
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -44,13 +47,51 @@ def new_request_id(incoming: str) -> str:
     return incoming if incoming and _CLIENT_REQUEST_ID.fullmatch(incoming) else f"{getrandbits(128):032x}"
 
 
+def unavailable(message: str = "A backend is unavailable; try again shortly") -> ApiError:
+    """503 50301 with Retry-After: what a client sees of an outage. Which backend is for the log."""
+    return ApiError(ErrorCode.UNAVAILABLE, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def error_to_response(request: web.Request, exc: Exception) -> web.Response:
-    """Our errors in the envelope; anything unexpected is logged and answered 50001, no trace.
-    (aiohttp's own HTTP errors are mapped where they are caught.)"""
+    """Our errors in the envelope; a backend that fails to answer (anywhere in the exception's
+    chain, :mod:`mengchong.storage.outage`) is 503 with Retry-After and one WARNING line naming
+    it; anything else unexpected is logged and answered 50001, no trace. (aiohttp's own HTTP
+    errors are mapped where they are caught.)"""
     if isinstance(exc, ApiError):
-        return error_response(exc)
+        response = error_response(exc)
+        if exc.code is ErrorCode.UNAVAILABLE and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    outage = find_outage(exc)
+    if outage is not None:
+        backend, cause = outage
+        log.warning(
+            "%s unavailable on %s %s: %s",
+            backend,
+            request.method,
+            request.path,
+            type(cause).__name__,
+            extra={"backend": backend, "error": type(cause).__name__},
+        )
+        return error_response(unavailable())
+    if isinstance(exc, ConnectionResetError):  # the client left before sending its whole body
+        log.info("client closed the connection on %s %s", request.method, request.path)
+        return error_response(
+            ApiError(ErrorCode.BAD_REQUEST, "The connection closed before the body was read")
+        )
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(ApiError(ErrorCode.INTERNAL, "Internal server error"))
+
+
+def deadline_response(request: web.Request, seconds: float) -> web.Response:
+    log.warning(
+        "request deadline (%g s) passed on %s %s",
+        seconds,
+        request.method,
+        request.path,
+        extra={"timeout_seconds": seconds},
+    )
+    return error_response(unavailable("The request took too long; try again shortly"))
 
 
 async def unmatched(request: web.Request) -> web.StreamResponse:
@@ -75,10 +116,14 @@ class RequestPipeline:
         self.metrics = metrics
         self.limiter = limiter
         self.access_log = access_log
+        self.deadlines: Deadlines | None = None
 
     def mount(self, app: web.Application) -> None:
         """Add the catch-all route, then wrap every route's handler. Call once, after the last
         route is added: a route added later would run without the pipeline."""
+        timeout = app[settings_key].server.request_timeout_seconds
+        self.deadlines = Deadlines(timeout) if timeout > 0 else None
+        app[deadlines_key] = self.deadlines
         app.router.add_route("*", "/{path:.*}", unmatched, name=UNMATCHED)
         for route in app.router.routes():
             label = resource_label(route.resource)
@@ -87,9 +132,10 @@ class RequestPipeline:
             route._handler = self.wrap(route.handler, RouteNeeds.of(route.handler), label)
 
     def wrap(self, handler: Handler, needs: RouteNeeds | None, label: str) -> Handler:
-        """``handler`` inside the pipeline. In order: request id, database context, the client
-        IP's limit, ``needs`` (guard, JSON body, schemas), the handler; any failure becomes the
-        envelope; then the X-Request-ID header, metrics and the access line."""
+        """``handler`` inside the pipeline. In order: request id, database context, the request's
+        deadline, the client IP's limit, ``needs`` (guard, JSON body, schemas), the handler; any
+        failure becomes the envelope (past the deadline: 503); then the X-Request-ID header,
+        metrics and the access line."""
         database = self.database
         observe = self.metrics.observe_request
         access_log = self.access_log
@@ -97,6 +143,7 @@ class RequestPipeline:
         check_ip = self.limiter.check_ip if limits.enabled else None
         exempt = frozenset(limits.exempt)
         guard_counts_ip = needs is not None and needs.guard_counts_ip
+        deadlines = self.deadlines
 
         @functools.wraps(handler)
         async def in_pipeline(request: web.Request) -> web.StreamResponse:
@@ -105,6 +152,7 @@ class RequestPipeline:
             id_token = request_id_var.set(request_id)
             database_token = database.enter()
             status = 500  # what the client sees if the connection dies mid-handler
+            task = deadlines.enter() if deadlines is not None else None
             try:
                 try:
                     if check_ip is not None and request.path not in exempt:
@@ -121,19 +169,29 @@ class RequestPipeline:
                         exc.headers["X-Request-ID"] = request_id
                         raise
                     response = error_response(from_http_exception(exc))
+                except asyncio.CancelledError:
+                    # ours when the deadline passed and nobody else (shutdown) also cancelled
+                    if deadlines is None or task is None or not deadlines.leave(task) or task.cancelling():
+                        raise
+                    response = deadline_response(request, deadlines.seconds)
                 except Exception as exc:
-                    response = error_to_response(request, exc)
+                    if deadlines is not None and task is not None and deadlines.leave(task):
+                        response = deadline_response(request, deadlines.seconds)  # the cancel's fallout
+                    else:
+                        response = error_to_response(request, exc)
                 status = response.status
                 if not response.prepared:  # a handler that streams sets the header itself
                     response.headers["X-Request-ID"] = request_id
                 return response
             finally:
+                if deadlines is not None and task is not None:
+                    deadlines.leave(task)
                 database.leave(database_token)
                 elapsed = time.perf_counter() - started
                 observe(request.method, label, status, elapsed)
                 if access_log is not None:
                     access_log.record(
-                        request_id, request.method, request.path, status, elapsed, request.remote
+                        request_id, request.method, request.path, status, elapsed, client_ip(request, limits)
                     )
                 request_id_var.reset(id_token)
 

@@ -8,17 +8,22 @@ this order: its guard (``@authenticated``, ``@admin_only``), the JSON content ty
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import marshmallow as m
+import orjson
 from aiohttp import web
 from aiohttp_apigami.constants import APISPEC_PARSER, APISPEC_VALIDATED_DATA_NAME, SCHEMAS_ATTR
 from aiohttp_apigami.validation import ValidationSchema
-from webargs.aiohttpparser import AIOHTTPParser
+from webargs import core
+from webargs.aiohttpparser import AIOHTTPParser, is_json_request
 
+from mengchong.http.body import read_body
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, flatten_messages
+from mengchong.http.text import check_json, check_parameters
 
 LOCATIONS = ("json", "querystring", "match_info", "headers", "form", "cookies", "files")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -42,7 +47,40 @@ def validation_error(error: m.ValidationError, *_: Any, **__: Any) -> NoReturn:
 
 
 class EnvelopeParser(AIOHTTPParser):
-    """webargs' parser with malformed JSON reported in our envelope."""
+    """webargs' parser with JSON read by orjson and checked by :func:`check_json` (depth, text a
+    database can't store), query and path parameters checked likewise, and every failure
+    reported in our envelope."""
+
+    async def load_json(self, req: web.Request, schema: m.Schema) -> Any:
+        if not (req.body_exists and is_json_request(req)):
+            return core.missing
+        body = await read_body(req)
+        if not body:
+            return core.missing
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            document = self._with_lone_surrogates(body, exc, req)
+        check_json(document)
+        return document
+
+    def _with_lone_surrogates(self, body: bytes, error: orjson.JSONDecodeError, req: web.Request) -> Any:
+        """orjson refuses an escaped lone surrogate (``"\\ud800"``), which is well-formed JSON
+        text; the standard parser keeps it, so that :func:`check_json` can name the field."""
+        if "surrogate" not in str(error):
+            self._handle_invalid_json_error(error, req)
+        try:
+            return json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            self._handle_invalid_json_error(exc, req)
+
+    def load_querystring(self, req: web.Request, schema: m.Schema) -> Any:
+        check_parameters(req.query.items(), "query")
+        return super().load_querystring(req, schema)
+
+    def load_match_info(self, req: web.Request, schema: m.Schema) -> Any:
+        check_parameters(req.match_info.items(), "path")
+        return super().load_match_info(req, schema)
 
     def _handle_invalid_json_error(
         self, error: Exception, req: web.Request, *args: Any, **kwargs: Any
@@ -52,6 +90,10 @@ class EnvelopeParser(AIOHTTPParser):
             "The request body is not valid JSON",
             [FieldError("body", "invalid JSON")],
         )
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
 
 
 GUARD_ATTR = "__mengchong_guard__"

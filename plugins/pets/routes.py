@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema, response_schema
 
-from mengchong.accounts.guard import authenticated, current_user
+from mengchong.accounts.guard import CurrentUser, accepting, auth_state_of, authenticated, current_user
 from mengchong.http.envelope import ok
-from mengchong.http.errors import forbidden, not_found
+from mengchong.http.errors import field_error, forbidden, not_found
 from mengchong.http.pagination import Page, PageQuery
+from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.uploads import read_file_field
 from mengchong.keys import cache_key, documents_key, files_key, settings_key
 from mengchong.moderation import checked_text
 from mengchong_plugins.pets import generation, photos, schemas, service, store
@@ -22,21 +24,30 @@ AUTH = [{"bearerAuth": []}]
 PHOTOS = "pet_photos"
 
 
-def photo_url(request: web.Request, photo_id: str | None, user_id: int) -> str | None:
+def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> str | None:
     if not photo_id:
         return None
     settings = request.app[settings_key]
-    return photos.signed_url(settings.app.public_url, settings.auth.jwt_secret, photo_id, user_id)
+    return photos.signed_url(
+        settings.app.public_url, settings.auth.jwt_secret, photo_id, user.id, user.token_version
+    )
 
 
 @routes.post("/v1/pets/upload_photo")
-@docs(tags=["pets"], summary="Upload a photo (multipart field 'file': JPEG, PNG or WebP)", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="Upload a photo (multipart field 'file': JPEG, PNG or WebP)",
+    security=AUTH,
+    requestBody=schemas.PHOTO_UPLOAD_BODY,
+    responses=errors(400, 413, 503),
+)
+@response_schema(envelope(schemas.PhotoUploaded))
 @authenticated
 async def upload_photo(request: web.Request) -> web.Response:
     user = await current_user(request)
     settings = service.pets_settings(request.app)
-    raw = await photos.read_upload(request, settings.photo_max_bytes)
-    photo = await photos.clean_photo(raw, settings.photo_max_pixels)
+    raw = await read_file_field(request, "file", max_bytes=settings.photo_max_bytes)
+    photo = await photos.clean_photo(request.app, raw, settings)
     file_key = await request.app[files_key].put(photo.data, suffix=photo.suffix)
     photo_id = uuid.uuid4().hex
     record = {
@@ -48,7 +59,7 @@ async def upload_photo(request: web.Request) -> web.Response:
         "created_at": store.iso(datetime.now(UTC)),
     }
     await request.app[documents_key].collection(PHOTOS).insert(record, doc_id=photo_id)
-    data = {"photo_id": photo_id, "photo_url": photo_url(request, photo_id, user.id)}
+    data = {"photo_id": photo_id, "photo_url": photo_url(request, photo_id, user)}
     return ok(data, "Photo uploaded successfully")
 
 
@@ -62,14 +73,23 @@ async def owned_photo(request: web.Request, photo_id: str, user_id: int) -> dict
 
 
 @routes.get("/v1/pets/photos/{photo_id}")
-@docs(tags=["pets"], summary="A photo, for its owner (signed URL or bearer token)")
+@docs(
+    tags=["pets"],
+    summary="A photo, for its owner (signed URL or bearer token)",
+    security=[*AUTH, {}],
+    parameters=schemas.PHOTO_SIGNATURE_PARAMETERS,
+    responses={"200": schemas.PHOTO_CONTENT, **errors(401, 403, 404)},
+)
 @match_info_schema(schemas.PhotoPath)
 async def get_photo(request: web.Request) -> web.StreamResponse:
     photo_id = request["match_info"]["photo_id"]
     secret = request.app[settings_key].auth.jwt_secret
-    user_id = photos.verify_signature(secret, photo_id, dict(request.query))
-    if user_id is None:
+    signed = photos.verify_signature(secret, photo_id, request.query)
+    if signed is None:
         user_id = (await current_user(request)).id
+    else:
+        user_id, version = signed
+        accepting(await auth_state_of(request.app, user_id), version)  # 401 after logout or a ban
     photo = await owned_photo(request, photo_id, user_id)
     data = await request.app[files_key].get(photo["file_key"])
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
@@ -77,7 +97,13 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/v1/pets/generate")
-@docs(tags=["pets"], summary="Start generating a pet from a photo; poll the task", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="Start generating a pet from a photo; poll the task",
+    security=AUTH,
+    responses=errors(403, 404),
+)
+@response_schema(envelope(schemas.GenerationStarted))
 @request_schema(schemas.GenerateBody)
 @authenticated
 async def generate(request: web.Request) -> web.Response:
@@ -89,7 +115,13 @@ async def generate(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/pets/generate/{task_id}")
-@docs(tags=["pets"], summary="A generation task: pending, done (with the preview) or failed", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="A generation task: pending, done (with the preview) or failed",
+    security=AUTH,
+    responses=errors(403, 404),
+)
+@response_schema(envelope(schemas.GenerationTask))
 @match_info_schema(schemas.TaskPath)
 @authenticated
 async def generation_status(request: web.Request) -> web.Response:
@@ -105,7 +137,13 @@ async def generation_status(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/pets")
-@docs(tags=["pets"], summary="Adopt a generated pet and name it", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="Adopt a generated pet and name it",
+    security=AUTH,
+    responses=errors(403, 404, 409, 422),
+)
+@response_schema(envelope(schemas.Pet), 201)
 @request_schema(schemas.AdoptBody)
 @authenticated
 async def adopt(request: web.Request) -> web.Response:
@@ -118,16 +156,20 @@ async def adopt(request: web.Request) -> web.Response:
     )
     generated = {**entry["result"]}
     personality = body["initial_attributes"].get("personality")
-    if personality in service.pets_settings(app).personalities:
+    if personality is not None:
+        known = service.pets_settings(app).personalities
+        if personality not in known:
+            raise field_error("initial_attributes.personality", f"must be one of {', '.join(sorted(known))}")
         generated["personality"] = personality
     pet = await service.adopt(app, user.id, result_id, generated, name, entry["photo_id"])
     state = store.state_of(pet)
-    view = store.pet_view(pet, state, photo_url(request, pet["photo_id"], user.id))
+    view = store.pet_view(pet, state, photo_url(request, pet["photo_id"], user))
     return ok(view, "Pet adopted successfully", status=201)
 
 
 @routes.get("/v1/users/pets")
 @docs(tags=["pets"], summary="The caller's pets", security=AUTH)
+@response_schema(envelope(page(schemas.PetSummary)))
 @querystring_schema(PageQuery)
 @authenticated
 async def list_pets(request: web.Request) -> web.Response:
@@ -136,22 +178,31 @@ async def list_pets(request: web.Request) -> web.Response:
     found, total = await store.page_of(
         store.pets(request.app), {"user_id": user.id}, [("created_at", 1)], page, store.SUMMARY_FIELDS
     )
-    items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user.id)) for pet in found]
+    items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user)) for pet in found]
     return ok(page.envelope(items, total))
 
 
 @routes.get("/v1/pets/{pet_id}")
-@docs(tags=["pets"], summary="One pet with its status now", security=AUTH)
+@docs(tags=["pets"], summary="One pet with its status now", security=AUTH, responses=errors(403, 404))
+@response_schema(envelope(schemas.Pet))
+@match_info_schema(schemas.PetPath)
 @authenticated
 async def get_pet(request: web.Request) -> web.Response:
     user = await current_user(request)
     pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
     state = await service.read(request.app, pet)
-    return ok(store.pet_view(pet, state, photo_url(request, pet.get("photo_id"), user.id)))
+    return ok(store.pet_view(pet, state, photo_url(request, pet.get("photo_id"), user)))
 
 
 @routes.get("/v1/pets/{pet_id}/interactions")
-@docs(tags=["pets"], summary="The pet's interaction history, newest first", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="The pet's interaction history, newest first",
+    security=AUTH,
+    responses=errors(403, 404),
+)
+@response_schema(envelope(page(schemas.Interaction)))
+@match_info_schema(schemas.PetPath)
 @querystring_schema(schemas.HistoryQuery)
 @authenticated
 async def history(request: web.Request) -> web.Response:
@@ -167,7 +218,14 @@ async def history(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/pets/{pet_id}/interact")
-@docs(tags=["pets"], summary="Feed, pet, play with, clean or train the pet", security=AUTH)
+@docs(
+    tags=["pets"],
+    summary="Feed, pet, play with, clean or train the pet",
+    security=AUTH,
+    responses=errors(403, 404, 422),
+)
+@response_schema(envelope(schemas.InteractionOutcome))
+@match_info_schema(schemas.PetPath)
 @request_schema(schemas.InteractBody)
 @authenticated
 async def interact(request: web.Request) -> web.Response:

@@ -8,7 +8,8 @@ item is given back: MongoDB writes are not part of the SQL transaction.
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +32,9 @@ from mengchong_plugins.pets.rules import (
 )
 from mengchong_plugins.pets.settings import PetsSettings
 
-log = logging.getLogger("mengchong.pets")
-
 LOCK_SECONDS = 10.0
-WRITE_ATTEMPTS = 10  # compare-and-set rounds before a 503; each re-reads and re-plans
+WRITE_ATTEMPTS = 10  # compare-and-set rounds before a 409; each re-reads and re-plans
+RETRY_PAUSE_SECONDS = 0.004  # the most a lost round waits, times its number, before the next
 LOCK_WAIT_SECONDS = 10.0
 
 
@@ -152,6 +152,9 @@ async def write(
     result, changes, now = planned
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
+            # A random pause spreads out writers that all lost to the same winner, so they don't
+            # collide again in lockstep.
+            await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
             pet = await store.owned_pet(app, pet["id"], user_id)
             now = datetime.now(UTC)
             result, changes = plan(app, pet, interaction_type, item_id, now)
@@ -209,19 +212,19 @@ async def interact_unlocked(
     result, changes = plan(app, pet, interaction_type, item_id, now)  # refusals before the item goes
     if item_id is not None:
         await take_item(app, user_id, item_id)
-    refusal: ApiError | None = None
     try:
         written = await write(app, pet, (result, changes, now), user_id, interaction_type, item_id)
-    except ApiError as exc:  # planned again after a lost race, and now refused (a cooldown, say)
-        written, refusal = None, exc
-    except Exception:
-        written = None
-        log.exception("writing pet %s failed", pet_id, extra={"pet_id": pet_id})
+    except BaseException:  # refused when planned again after a lost race, a backend, a deadline
+        if item_id is not None:
+            await give_item_back(app, user_id, item_id)
+        raise
     if written is None:
         if item_id is not None:
             await give_item_back(app, user_id, item_id)
-        raise refusal or ApiError(
-            ErrorCode.UNAVAILABLE, "The pet could not be saved; nothing was used. Try again"
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            "The pet was changed by other interactions at the same moment; nothing was used. Try again",
+            headers={"Retry-After": "1"},
         )
     updated, result = written
     await announce(app, user_id, pet_id, interaction_type, result)

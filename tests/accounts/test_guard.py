@@ -119,6 +119,18 @@ async def test_a_ban_is_immediate_and_admin_only(client):
     assert (await client.post("/v1/auth/wechat_login", json={"code": "victim"})).status == 200
 
 
+async def test_an_admin_cannot_ban_themselves(client):
+    boss = await login(client, "boss")
+    own_id = boss["user_info"]["user_id"]
+    response = await client.post(f"/v1/admin/users/{own_id}/ban", headers=bearer(boss["token"]))
+    body = await response.json()
+    assert (response.status, body["code"], body["errors"][0]["field"]) == (400, 40001, "user_id"), body
+    still_in = await client.get("/v1/users/profile", headers=bearer(boss["token"]))
+    assert still_in.status == 200  # not banned, and the token was not revoked either
+    other = (await login(client, "other"))["user_info"]["user_id"]
+    assert (await client.post(f"/v1/admin/users/{other}/ban", headers=bearer(boss["token"]))).status == 200
+
+
 @pytest.mark.parametrize(("user_id", "status"), [("999999", 404), ("abc", 400), ("0", 400), ("-3", 400)])
 async def test_admin_routes_validate_the_user_id(client, user_id, status):
     boss = (await login(client, "boss"))["token"]

@@ -4,6 +4,7 @@ admins only, 404 for nobody) and a user's own ledger, paginated newest first; an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from datetime import datetime
@@ -225,3 +226,73 @@ async def test_points_changed_is_published_after_the_commit_once_per_applied_cha
     expected = {"user_id": alice, "delta": 10, "balance": 10, "reason": "checkin", "ref": "2024-05-01"}
     # The handler read the balance through a connection of its own: the change had committed.
     assert points_events.seen == [(expected, 10)]
+
+
+async def adjust_with_key(client, admin, user_id: int, body: dict, key: str) -> tuple[int, dict, dict]:
+    headers = {**admin, "Idempotency-Key": key}
+    response = await client.post(f"/v1/admin/users/{user_id}/points", json=body, headers=headers)
+    return response.status, await response.json(), dict(response.headers)
+
+
+async def test_a_retried_adjustment_with_its_idempotency_key_applies_once(client, admin, points_events):
+    alice, alice_auth = await user_of(client, "alice")
+    bob, _ = await user_of(client, "bob")
+    body = {"delta": 40, "reason": "compensation"}
+    status, first, headers = await adjust_with_key(client, admin, alice, body, "retry-1")
+    assert (status, first["data"]["balance"], headers.get("Idempotent-Replayed")) == (200, 40, None)
+    status, again, headers = await adjust_with_key(client, admin, alice, body, "retry-1")
+    assert (status, headers.get("Idempotent-Replayed")) == (200, "true")
+    assert again["data"] == first["data"]
+    assert await balance_of(client, alice) == 40
+    # The key is per user: the same key for another user is another change.
+    status, other, _ = await adjust_with_key(client, admin, bob, body, "retry-1")
+    assert (status, other["data"]["balance"]) == (200, 40)
+    # Without a key, the same body is a second change.
+    status, _ = await adjust(client, admin, alice, body)
+    assert await balance_of(client, alice) == 80
+    _, entries = await ledger(client, alice_auth)
+    assert [item["ref"] for item in entries["data"]["items"]] == [None, "admin:retry-1"]
+    await eventually(lambda: len(points_events.seen) == 3)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"delta": 41, "reason": "compensation"},
+        {"delta": 40, "reason": "gift"},
+        {"delta": -40, "reason": "compensation"},
+    ],
+    ids=["other delta", "other reason", "other sign"],
+)
+async def test_an_idempotency_key_reused_for_another_change_is_refused(client, admin, second):
+    alice, _ = await user_of(client, "alice")
+    status, _, _ = await adjust_with_key(client, admin, alice, {"delta": 40, "reason": "compensation"}, "k-2")
+    assert status == 200
+    status, body, _ = await adjust_with_key(client, admin, alice, second, "k-2")
+    assert (status, body["code"], body["errors"][0]["field"]) == (422, 42200, "Idempotency-Key"), body
+    assert await balance_of(client, alice) == 40
+
+
+async def test_concurrent_adjustments_with_one_key_apply_once(client, admin):
+    alice, _ = await user_of(client, "alice")
+    body = {"delta": 7, "reason": "compensation"}
+    results = await asyncio.gather(*(adjust_with_key(client, admin, alice, body, "same") for _ in range(8)))
+    assert [status for status, _, _ in results] == [200] * 8
+    assert len({result["data"]["entry_id"] for _, result, _ in results}) == 1
+    assert await balance_of(client, alice) == 7
+    mixed = [{"delta": 7, "reason": f"r{n}"} for n in range(6)]
+    results = await asyncio.gather(*(adjust_with_key(client, admin, alice, b, "mixed") for b in mixed))
+    assert sorted(status for status, _, _ in results) == [200] + [422] * 5
+    assert await balance_of(client, alice) == 14
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 49, "ключ"])
+async def test_a_malformed_idempotency_key_is_a_400(client, admin, key):
+    alice, _ = await user_of(client, "alice")
+    headers = {**admin, "Idempotency-Key": key}
+    response = await client.post(
+        f"/v1/admin/users/{alice}/points", json={"delta": 1, "reason": "x"}, headers=headers
+    )
+    body = await response.json()
+    assert (response.status, body["errors"][0]["field"]) == (400, "Idempotency-Key"), body
+    assert await balance_of(client, alice) == 0

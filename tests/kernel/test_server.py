@@ -5,35 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import aiohttp
 
-from support import clean_env, run_cli
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await __import__("asyncio").sleep(0.1)
-    raise AssertionError(f"{url} never answered")
+from served import free_port, wait_until_serving
+from support import clean_env, eventually, run_cli
 
 
 async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, example_plugin_path):
@@ -59,8 +37,9 @@ async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, examp
     try:
         await wait_until_serving(f"{base}/healthz", process)
         async with aiohttp.ClientSession() as session:
-            slow = asyncio.ensure_future(session.get(f"{base}/v1/example/slow?seconds=1.5"))
-            await asyncio.sleep(0.5)
+            started = tmp_path / "slow-started"
+            slow = asyncio.ensure_future(session.get(f"{base}/v1/example/slow?seconds=1.5&started={started}"))
+            await eventually(started.exists)  # the request is in the handler: now stop the server
             process.send_signal(signal.SIGTERM)
             response = await slow
             assert response.status == 200

@@ -68,6 +68,33 @@ def forged_tokens() -> dict[str, str]:
         ),
         "garbage": "not.a.jwt",
         "empty": "",
+        **{f"claims {name}": signed({**good, **claims}) for name, claims in bad_claims(now).items()},
+        "no iat": signed({k: v for k, v in good.items() if k != "iat"}),
+        "non-ASCII": "\udce9" + token,  # a header byte that is not UTF-8, as aiohttp decodes it
+    }
+
+
+def signed(claims: dict) -> str:
+    return jwt.encode(claims, KEYS["k2"], algorithm="HS256", headers={"kid": "k2"})
+
+
+def bad_claims(now: int) -> dict[str, dict]:
+    """Claims only a holder of the key could sign, each one we never write (ttl is 3600)."""
+    return {
+        "sub 2^63": {"sub": str(2**63)},
+        "sub 0": {"sub": "0"},
+        "sub negative": {"sub": "-1"},
+        "sub with a plus": {"sub": "+42"},
+        "sub with spaces": {"sub": " 42"},
+        "sub as a number": {"sub": 42},
+        "ver 2^31": {"ver": 2**31},
+        "ver negative": {"ver": -1},
+        "ver a string": {"ver": "0"},
+        "ver a float": {"ver": 0.5},
+        "ver true": {"ver": True},
+        "iat a float": {"iat": now + 0.5},
+        "iat in the future": {"iat": now + 61, "exp": now + 120},
+        "lifetime over the ttl": {"iat": now - 10, "exp": now + 3591},
     }
 
 
@@ -75,6 +102,20 @@ def forged_tokens() -> dict[str, str]:
 def test_forged_and_broken_tokens_are_refused(name):
     with pytest.raises(TokenError):
         service().verify(forged_tokens()[name])
+
+
+def test_claims_at_their_bounds_are_accepted():
+    now = int(time.time())
+    good = {"iss": "mengchong", "aud": "mengchong-app", "iat": now, "ver": 0}
+    tokens = service()
+    at_bounds = [
+        {"sub": str(2**63 - 1), "exp": now + 3600},
+        {"sub": "1", "ver": 2**31 - 1, "exp": now + 60},
+        {"sub": "1", "iat": now + 60, "exp": now + 3660},  # the clock leeway, exactly
+        {"sub": "1", "iat": now - 3599, "exp": now + 1},  # exp - iat == ttl, exactly
+    ]
+    for claims in at_bounds:
+        assert tokens.verify(signed({**good, **claims})).user_id == int(claims["sub"])
 
 
 def test_rotation_accepts_the_old_key_until_it_is_dropped():
@@ -95,7 +136,7 @@ def test_a_cached_token_still_expires():
 
 def test_the_cache_is_bounded():
     tokens = service(cache_size=3)
-    issued = [tokens.issue(n, 0)[0] for n in range(5)]
+    issued = [tokens.issue(n, 0)[0] for n in range(1, 6)]
     for token in issued:
         tokens.verify(token)
     assert len(tokens._cache) == 3

@@ -58,11 +58,21 @@ async def test_ttl_is_set_in_milliseconds_and_expires(cache: Cache) -> None:
     assert 29_000 < await cache.client.pttl(cache.key("long")) <= 30_000
     await cache.set_json(cache.key("forever"), 1)
     assert await cache.client.ttl(cache.key("forever")) == -1
+    # Milliseconds, not whole seconds: 100 s would show as at most 100,000 ms, 101 s as more than
+    # 100,900. The 900 ms between the SET and the PTTL hold on a loaded machine.
+    await cache.set_json(cache.key("fraction"), 1, ttl_seconds=100.9)
+    assert 100_000 < await cache.client.pttl(cache.key("fraction")) <= 100_900
     await cache.set_json(cache.key("short"), 1, ttl_seconds=0.05)
-    assert 0 < await cache.client.pttl(cache.key("short")) <= 50
-    await asyncio.sleep(0.1)
+    assert await cache.client.pttl(cache.key("short")) in (*range(0, 51), -2)  # -2: already gone
+    await wait_until_gone(cache, cache.key("short"))
     assert await cache.get_json(cache.key("short")) is None
-    assert await cache.client.pttl(cache.key("short")) == -2
+
+
+async def wait_until_gone(cache: Cache, key: str, timeout: float = 10.0) -> None:
+    """Until the key has expired (TTLs are checked by the server's clock, not by a sleep here)."""
+    async with asyncio.timeout(timeout):
+        while await cache.client.pttl(key) != -2:
+            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("ttl", [0, -1, -0.5])
@@ -180,12 +190,13 @@ async def test_a_lock_admits_one_holder_at_a_time(cache: Cache) -> None:
 async def test_a_held_lock_times_out_other_callers_and_expires(cache: Cache) -> None:
     held = cache.lock("job", timeout=0.3)
     assert await held.acquire()
-    assert 0 < await cache.client.pttl(cache.key("lock", "job")) <= 300
+    # It expires (-2 once it has, on a slow machine), and it is not kept for ever (-1).
+    assert await cache.client.pttl(cache.key("lock", "job")) in (*range(0, 301), -2)
     started = time.monotonic()
     with pytest.raises(LockError):
         async with cache.lock("job", timeout=5, blocking_timeout=0.1):
             pytest.fail("acquired a lock somebody else holds")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # gave up after blocking_timeout, not the holder's 5 s
     async with cache.lock("job", timeout=5, blocking_timeout=2):  # the first holder's lock expires
         assert await cache.client.exists(cache.key("lock", "job")) == 1
 
@@ -201,7 +212,7 @@ async def test_ping_fails_fast_when_redis_is_unreachable() -> None:
     started = time.monotonic()
     with pytest.raises(RedisConnectionError):
         await cache.ping()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # refused at once, not after a retry loop or a hang
     await cache.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
 import marshmallow as m
 from aiohttp import web
@@ -77,6 +78,8 @@ async def teapot(request: web.Request) -> web.Response:
 
 @routes.get("/v1/example/slow")
 async def slow(request: web.Request) -> web.Response:
+    if started := request.query.get("started"):  # a file the test waits for: the request is in
+        Path(started).touch()
     await asyncio.sleep(float(request.query.get("seconds", "1")))
     return ok({"slept": True})
 
