@@ -9,6 +9,7 @@ import asyncio
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import redis
@@ -27,6 +28,12 @@ async def _databases() -> list[str]:
     finally:
         await connection.close()
     return [f"database {row['datname']}" for row in rows]
+
+
+def _databases_now() -> list[str]:
+    """:func:`_databases` from synchronous code, inside a running event loop or not."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, _databases()).result()
 
 
 def _redis_keys() -> list[str]:
@@ -58,7 +65,7 @@ def leftovers() -> list[str]:
     """What this run left behind; a service that can't be reached is not checked (its tests
     already failed or were skipped, saying so)."""
     found: list[str] = []
-    for check in (lambda: asyncio.run(_databases()), _redis_keys, _queues):
+    for check in (_databases_now, _redis_keys, _queues):
         try:
             found.extend(check())
         except (OSError, asyncpg.PostgresError, redis.RedisError, subprocess.TimeoutExpired):
