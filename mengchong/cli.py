@@ -12,7 +12,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from mengchong.config import ConfigError, Settings, load_settings, reference_table
+from mengchong.config import ConfigError, Settings, load_settings
+from mengchong.config_reference import reference_table
 from mengchong.logs import configure_logging
 from mengchong.storage import StartupError
 

@@ -10,7 +10,6 @@ one clear line instead of a traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -399,30 +397,6 @@ def load_settings(
     if overrides:
         raw = deep_merge(raw, overrides)
     return build_settings(raw, str(config_path) if config_path else "built-in defaults")
-
-
-TABLE_DEFAULT_LIMIT = 80  # longer defaults (whole catalogues) are shown as "(table)"
-
-
-def reference_table(sections: Mapping[str, type[BaseModel]] | None = None) -> str:
-    """Markdown table of every key of ``sections`` (the kernel's by default): its default, its
-    environment variable and its meaning."""
-    if sections is None:
-        sections = {}
-        for section, section_field in Settings.model_fields.items():
-            model = section_field.annotation
-            if section in KERNEL_SECTIONS and isinstance(model, type) and issubclass(model, BaseModel):
-                sections[section] = model
-    rows = ["| key | default | environment variable | meaning |", "|---|---|---|---|"]
-    for section, model in sections.items():
-        for key, info in model.model_fields.items():
-            default = info.get_default(call_default_factory=True)
-            plain = TypeAdapter(info.annotation).dump_python(default, mode="json", exclude_none=True)
-            text = json.dumps(plain, ensure_ascii=False)
-            shown = f"`{text}`" if len(text) <= TABLE_DEFAULT_LIMIT else "(table)"
-            env = f"`{ENV_PREFIX}{section.upper()}__{key.upper()}`"
-            rows.append(f"| `{section}.{key}` | {shown} | {env} | {info.description or ''} |")
-    return "\n".join(rows)
 
 
 def validate_plugin_sections(

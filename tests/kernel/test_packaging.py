@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from mengchong.config import reference_table
+from mengchong.config_reference import reference_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
