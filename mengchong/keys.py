@@ -47,3 +47,6 @@ CURRENT_USER = "mengchong.current_user"
 IP_PENDING = "mengchong.ip_pending"
 """Set by the request pipeline on a route whose guard counts the client IP's limit itself, in the same
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""
+FORWARDED_CLIENT_IP = "mengchong.forwarded_client_ip"
+"""The client IP read from X-Forwarded-For, kept on the request once parsed
+(:func:`mengchong.http.ratelimit.client_ip`)."""

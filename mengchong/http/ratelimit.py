@@ -41,7 +41,7 @@ from limits.aio.strategies import (
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.routing import route_key
-from mengchong.keys import IP_PENDING
+from mengchong.keys import FORWARDED_CLIENT_IP, IP_PENDING
 from mengchong.storage.cache import Cache
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
@@ -162,19 +162,27 @@ def client_ip(request: web.Request, settings: RateLimitSettings) -> str:
     peer = request.remote or "unknown"
     if not settings.trust_forwarded_for:
         return peer
+    # Asked by the limits, the access log and the login record: parse the header once a request.
+    if (known := request.get(FORWARDED_CLIENT_IP)) is None:
+        known = request[FORWARDED_CLIENT_IP] = forwarded_ip(request, settings.trusted_proxy_hops) or peer
+    return known
+
+
+def forwarded_ip(request: web.Request, hops: int) -> str | None:
+    """The X-Forwarded-For hop ``hops`` places from the right, normalised; None when there is no
+    such hop or it is no IP address."""
     values = request.headers.getall("X-Forwarded-For", ())
-    hops = settings.trusted_proxy_hops
     # Several header lines are one list in order (RFC 9110 5.3): a proxy may add its own line.
     parts = ",".join(values).rsplit(",", hops)
     if len(parts) < hops:
-        return peer
+        return None
     hop = parts[-hops].strip()
     if not hop or len(hop) > LONGEST_HOP:
-        return peer
+        return None
     try:
         return str(ip_address(hop))
     except ValueError:
-        return peer
+        return None
 
 
 def rate(value: str) -> RateLimitItem | None:
