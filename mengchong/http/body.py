@@ -20,6 +20,9 @@ async def body_deadline(request: web.Request) -> AsyncIterator[None]:
     """Run the block (reading the body, nothing else) within the configured body timeout. The
     request's own deadline (``server.request_timeout_seconds``) stops while the client sends,
     and starts again, whole, once the body is in: a slow upload is the client's time, not ours."""
+    if request.content.is_eof():  # all of it arrived already (most JSON bodies): no timer needed
+        yield
+        return
     seconds = request.app[settings_key].server.body_timeout_seconds
     deadlines = request.app.get(deadlines_key)
     paused = deadlines is not None and deadlines.pause()
