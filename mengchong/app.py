@@ -41,7 +41,7 @@ from mengchong.keys import (
     word_filter_key,
 )
 from mengchong.moderation import SensitiveWordFilter, read_word_list
-from mengchong.plugins import PluginInfo, build_plugin_manager, calls_by_plugin
+from mengchong.plugin_manager import PluginInfo, build_plugin_manager, calls_by_plugin
 from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
 from mengchong.storage.database import Database, ModelSet

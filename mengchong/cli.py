@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def migrate(settings: Settings) -> None:
     from mengchong.app import build_database, model_sets
-    from mengchong.plugins import build_plugin_manager
+    from mengchong.plugin_manager import build_plugin_manager
 
     pm, _ = build_plugin_manager(settings)
     database = build_database(settings, model_sets(pm))
@@ -50,7 +50,7 @@ def makemigrations(settings: Settings, labels: list[str], name: str | None) -> N
     from tortoise.cli.cli import makemigrations as tortoise_makemigrations
 
     from mengchong.app import build_database, model_sets
-    from mengchong.plugins import build_plugin_manager
+    from mengchong.plugin_manager import build_plugin_manager
 
     pm, _ = build_plugin_manager(settings, enable_all=True)
     database = build_database(settings, model_sets(pm))

@@ -31,7 +31,7 @@ from mengchong.config import EventsSettings
 from mengchong.hookspecs import hookimpl
 from mengchong.http.metrics import Metrics
 from mengchong.keys import events_key, queue_key
-from mengchong.plugins import call_implementation, implementations
+from mengchong.plugin_manager import call_implementation, implementations
 from mengchong.storage.database import Database
 from mengchong.storage.models import OutboxEvent
 from mengchong.storage.queue import Message, Queue

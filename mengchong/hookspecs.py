@@ -1,7 +1,7 @@
 """Every hook a Mengchong plugin may implement. pluggy project name: ``mengchong``.
 
 Hooks are called with keyword arguments. A hook may return a coroutine where its docstring
-says so; the kernel awaits it (see :func:`mengchong.plugins.gather_hook`). A plugin implements
+says so; the kernel awaits it (see :func:`mengchong.plugin_manager.gather_hook`). A plugin implements
 only the hooks it needs, with ``@mengchong.hookimpl``.
 """
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mengchong.http.metrics import Metrics
     from mengchong.http.ratelimit import Limiter
     from mengchong.moderation import SensitiveWordFilter
-    from mengchong.plugins import PluginInfo
+    from mengchong.plugin_manager import PluginInfo
     from mengchong.storage.cache import Cache
     from mengchong.storage.database import Database
     from mengchong.storage.documents import DocumentStore

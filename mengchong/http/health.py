@@ -23,7 +23,7 @@ from mengchong.keys import (
     plugin_manager_key,
     queue_key,
 )
-from mengchong.plugins import calls_by_plugin
+from mengchong.plugin_manager import calls_by_plugin
 
 CHECK_TIMEOUT_SECONDS = 2.0
 HEALTHY = ok_body({"status": "ok"})
