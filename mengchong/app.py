@@ -2,8 +2,8 @@
 plugin's routes, startup code and background tasks, assembled into one aiohttp application.
 
 Start-up order: storage opens, then each plugin's ``mengchong_cleanup_ctx`` in registration
-order, then the background tasks. Shutdown runs the same steps backwards, so no task or
-plugin ever sees a closed connection.
+order, then the queue consumers, then the background tasks. Shutdown runs the same steps
+backwards, so no task or plugin ever sees a closed connection.
 """
 
 from __future__ import annotations
@@ -121,6 +121,16 @@ def plugin_ctx(database: Database, plugin: str, generator: AsyncIterator[None]) 
     return ctx
 
 
+async def consumers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start every plugin's queue consumers (the queue port stops them when it closes)."""
+    database, queue = app[database_key], app[queue_key]
+    for _plugin, consumers in calls_by_plugin(app[plugin_manager_key], "mengchong_consumers", app=app):
+        for consumer in consumers:
+            with database.activate():  # handlers run in a copy of this context
+                await queue.consume(consumer.queue, consumer.handle)
+    yield
+
+
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     supervisor = app[tasks_key]
     for _plugin, tasks in calls_by_plugin(app[plugin_manager_key], "mengchong_tasks", app=app):
@@ -202,6 +212,7 @@ def create_app(
     app.cleanup_ctx.append(storage_ctx)
     for plugin, generator in calls_by_plugin(pm, "mengchong_cleanup_ctx", app=app):
         app.cleanup_ctx.append(plugin_ctx(database, plugin, generator))
+    app.cleanup_ctx.append(consumers_ctx)
     app.cleanup_ctx.append(tasks_ctx)
 
     mount_routes(app, pm, infos)

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +30,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from mengchong.config import EventsSettings
 from mengchong.hookspecs import hookimpl
 from mengchong.http.metrics import Metrics
-from mengchong.keys import events_key, queue_key
+from mengchong.keys import events_key
 from mengchong.plugin_manager import call_implementation, implementations
 from mengchong.storage.database import Database
 from mengchong.storage.models import OutboxEvent
 from mengchong.storage.queue import Message, Queue
-from mengchong.tasks import BackgroundTask
+from mengchong.tasks import BackgroundTask, Consumer
 
 log = logging.getLogger("mengchong.events")
 
@@ -169,9 +169,5 @@ def mengchong_tasks(app: web.Application) -> Iterable[BackgroundTask]:
 
 
 @hookimpl
-def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    async def consumer(app: web.Application) -> AsyncIterator[None]:
-        await app[queue_key].consume(EVENTS_QUEUE, app[events_key].consume)
-        yield
-
-    return consumer(app)
+def mengchong_consumers(app: web.Application) -> Iterable[Consumer]:
+    return [Consumer(EVENTS_QUEUE, app[events_key].consume)]

@@ -7,7 +7,7 @@ only the hooks it needs, with ``@mengchong.hookimpl``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from aiohttp import web
     from pydantic import BaseModel
 
-    from mengchong.events import Event
+    from mengchong.commands import Command
+    from mengchong.economy.items import Item
+    from mengchong.events import Subscriber
     from mengchong.storage.database import ModelSet
-    from mengchong.tasks import BackgroundTask
+    from mengchong.tasks import BackgroundTask, Consumer
 
 hookspec = pluggy.HookspecMarker("mengchong")
 hookimpl = pluggy.HookimplMarker("mengchong")
@@ -46,12 +48,27 @@ def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None] | None:
 
 @hookspec
 def mengchong_tasks(app: web.Application) -> Iterable[BackgroundTask] | None:
-    """Return long-running background tasks (scheduled jobs, queue consumers) to supervise."""
+    """Return long-running background tasks (scheduled jobs, sweeps) to supervise and restart."""
 
 
 @hookspec
-def mengchong_event(app: web.Application, event: Event) -> Awaitable[None] | None:
-    """React to a domain event published by any module; return None or a coroutine."""
+def mengchong_consumers(app: web.Application) -> Iterable[Consumer] | None:
+    """Return the plugin's queue consumers (a queue name and a handler), started after startup."""
+
+
+@hookspec
+def mengchong_subscribers(app: web.Application) -> Iterable[Subscriber] | None:
+    """Return the plugin's event subscribers; each gets a durable queue of its own events."""
+
+
+@hookspec
+def mengchong_items() -> Iterable[Item] | None:
+    """Return the inventory items (id, type, display name) the plugin adds to the item catalog."""
+
+
+@hookspec
+def mengchong_commands() -> Iterable[Command] | None:
+    """Return subcommands the plugin adds to the ``mengchong`` command line."""
 
 
 @hookspec

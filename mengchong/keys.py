@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     import pluggy
 
     from mengchong.accounts.tokens import TokenService
+    from mengchong.clock import Clock
     from mengchong.config import Settings
+    from mengchong.economy.items import ItemCatalog
     from mengchong.events import EventBus
     from mengchong.http.deadline import Deadlines
     from mengchong.http.metrics import Metrics
@@ -42,6 +44,8 @@ limiter_key: web.AppKey[Limiter] = web.AppKey("limiter")
 wechat_key: web.AppKey[WechatClient] = web.AppKey("wechat")
 word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 deadlines_key: web.AppKey[Deadlines | None] = web.AppKey("deadlines")
+clock_key: web.AppKey[Clock] = web.AppKey("clock")
+item_catalog_key: web.AppKey[ItemCatalog] = web.AppKey("item_catalog")
 
 CURRENT_USER = "mengchong.current_user"
 IP_PENDING = "mengchong.ip_pending"

@@ -1,5 +1,6 @@
-"""Background tasks: started after the plugins, restarted with backoff when they crash,
-cancelled (and awaited) first at shutdown so they never outlive the storage they use.
+"""Background tasks and queue consumers: started after the plugins' startup code; tasks are
+restarted with backoff when they crash and cancelled (and awaited) first at shutdown, so they
+never outlive the storage they use. Consumers are the queue port's: it retries and dead-letters.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database
 from mengchong.storage.outage import find_outage
+from mengchong.storage.queue import Handler
 
 log = logging.getLogger("mengchong.tasks")
 
@@ -27,6 +29,14 @@ class BackgroundTask:
     name: str
     run: Callable[[web.Application], Awaitable[None]]
     restart: bool = True
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A handler of one queue of the queue port; ``handle`` raising means retry (then dead letters)."""
+
+    queue: str
+    handle: Handler
 
 
 class TaskSupervisor:

@@ -13,7 +13,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl
-from mengchong.keys import queue_key, settings_key
+from mengchong.keys import settings_key
+from mengchong.tasks import Consumer
 from mengchong_plugins.pets import generation, store
 from mengchong_plugins.pets.generator import build_generator
 from mengchong_plugins.pets.routes import routes
@@ -39,12 +40,15 @@ def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
         app[generation.ttl_key] = settings.generation_result_ttl_seconds
         await store.pets(app).ensure_index("user_id", "created_at")
         await store.interactions(app).ensure_index("pet_id", "created_at")
-        max_attempts = app[settings_key].queue.max_attempts
-        consumer = partial(generation.run, app, max_attempts=max_attempts)
-        await app[queue_key].consume(generation.GENERATION_QUEUE, consumer)
         yield
         close = getattr(app[generation.generator_key], "close", None)
         if close is not None:
             await close()
 
     return lifespan(app)
+
+
+@hookimpl
+def mengchong_consumers(app: web.Application) -> Iterable[Consumer]:
+    max_attempts = app[settings_key].queue.max_attempts
+    return [Consumer(generation.GENERATION_QUEUE, partial(generation.run, app, max_attempts=max_attempts))]
