@@ -86,7 +86,8 @@ def build_plugin_manager(
 
 def implementations(pm: pluggy.PluginManager, hook_name: str) -> list[HookImpl]:
     """One hook's implementations in registration order (pluggy lists last-registered first)."""
-    return list(reversed(getattr(pm.hook, hook_name).get_hookimpls()))
+    caller = getattr(pm.hook, hook_name, None)  # absent when nothing implements an unspecified hook
+    return list(reversed(caller.get_hookimpls())) if caller is not None else []
 
 
 def call_implementation(impl: HookImpl, **kwargs: Any) -> Any:
