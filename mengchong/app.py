@@ -3,19 +3,23 @@ plugin's routes, startup code and background tasks, assembled into one aiohttp a
 
 Start-up order: storage opens, then each plugin's ``mengchong_cleanup_ctx`` in registration
 order, then the queue consumers, then the background tasks. Shutdown runs the same steps
-backwards, so no task or plugin ever sees a closed connection.
+backwards, so no task or plugin ever sees a closed connection. A command run without serving
+(:func:`started`) takes the same steps but the consumers and tasks (``SERVING_ONLY``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
 
 from mengchong.accounts.tokens import TokenService
-from mengchong.config import ConfigError, Settings, validate_plugin_sections
+from mengchong.clock import Clock, SystemClock
+from mengchong.config import ConfigError, Settings
+from mengchong.economy.items import catalog_from_plugins
 from mengchong.events import EventBus
 from mengchong.http.access_log import AccessLog
 from mengchong.http.metrics import Metrics
@@ -24,10 +28,12 @@ from mengchong.http.pipeline import RequestPipeline
 from mengchong.http.ratelimit import Limiter
 from mengchong.keys import (
     cache_key,
+    clock_key,
     database_key,
     documents_key,
     events_key,
     files_key,
+    item_catalog_key,
     limiter_key,
     metrics_key,
     plugin_manager_key,
@@ -42,13 +48,14 @@ from mengchong.keys import (
 )
 from mengchong.moderation import SensitiveWordFilter, read_word_list
 from mengchong.plugin_manager import PluginInfo, build_plugin_manager, calls_by_plugin
+from mengchong.plugin_settings import load_plugin_settings
 from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
 from mengchong.storage.database import Database, ModelSet
 from mengchong.storage.documents import open_documents
 from mengchong.storage.files import open_files
 from mengchong.storage.queue import open_queue
-from mengchong.tasks import TaskSupervisor
+from mengchong.tasks import Consumer, TaskSupervisor
 from mengchong.wechat import WechatClient
 
 KERNEL_MODELS = ModelSet(
@@ -121,13 +128,18 @@ def plugin_ctx(database: Database, plugin: str, generator: AsyncIterator[None]) 
     return ctx
 
 
+def queue_consumers(app: web.Application) -> list[Consumer]:
+    """Every queue consumer of the app's plugins (each plugin's queues, each event subscriber's)."""
+    found = calls_by_plugin(app[plugin_manager_key], "mengchong_consumers", app=app)
+    return [consumer for _plugin, consumers in found for consumer in consumers]
+
+
 async def consumers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start every plugin's queue consumers (the queue port stops them when it closes)."""
     database, queue = app[database_key], app[queue_key]
-    for _plugin, consumers in calls_by_plugin(app[plugin_manager_key], "mengchong_consumers", app=app):
-        for consumer in consumers:
-            with database.activate():  # handlers run in a copy of this context
-                await queue.consume(consumer.queue, consumer.handle)
+    for consumer in queue_consumers(app):
+        with database.activate():  # handlers run in a copy of this context
+            await queue.consume(consumer.queue, consumer.handle)
     yield
 
 
@@ -138,6 +150,32 @@ async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
             supervisor.start(task)
     yield
     await supervisor.stop()
+
+
+SERVING_ONLY = (consumers_ctx, tasks_ctx)
+"""Startup steps of a serving process only: :func:`started` leaves them out unless serving."""
+
+
+@asynccontextmanager
+async def started(app: web.Application, *, serving: bool = False) -> AsyncIterator[web.Application]:
+    """Start ``app`` without an HTTP server; shut it down on leaving, also when the body raises.
+
+    Without ``serving`` the queue consumers and background tasks stay off: a one-off command gets
+    the storage ports and every plugin's startup code, nothing that works on its own meanwhile.
+    """
+    if not serving:
+        for ctx in SERVING_ONLY:
+            app.cleanup_ctx.remove(ctx)
+    app.on_startup.freeze()  # as aiohttp's AppRunner does; the whole app is frozen once started
+    try:
+        await app.startup()
+        app.freeze()
+        try:
+            yield app
+        finally:
+            await app.shutdown()
+    finally:
+        await app.cleanup()  # only the steps that started, in reverse
 
 
 def mount_routes(app: web.Application, pm: Any, infos: list[PluginInfo]) -> None:
@@ -175,14 +213,16 @@ def create_app(
     plugins: Iterable[tuple[str, object]] = (),
     *,
     enable_all_plugins: bool = False,
+    clock: Clock | None = None,
 ) -> web.Application:
     """Build the application; nothing is connected until it starts.
 
     ``plugins`` are extra (name, plugin) pairs registered as enabled, beside the entry points.
+    ``clock`` is where the app reads the time (``app[clock_key]``): the system's by default, a
+    :class:`mengchong.clock.ManualClock` in tests.
     """
     pm, infos = build_plugin_manager(settings, plugins, enable_all=enable_all_plugins)
-    schemas = dict(schema for schema in pm.hook.mengchong_settings() if schema is not None)
-    plugin_settings = validate_plugin_sections(settings, schemas)
+    plugin_settings = load_plugin_settings(settings, pm)
 
     metrics = Metrics()
     database = build_database(settings, model_sets(pm))
@@ -191,6 +231,7 @@ def create_app(
     access_log = AccessLog() if settings.server.access_log else None
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[settings_key] = settings
+    app[clock_key] = clock if clock is not None else SystemClock()
     app[plugin_manager_key] = pm
     app[plugins_key] = infos
     app[plugin_settings_key] = plugin_settings
@@ -204,7 +245,10 @@ def create_app(
     app[documents_key] = open_documents(settings.documents, database)
     app[queue_key] = open_queue(settings.queue)
     app[files_key] = open_files(settings.files)
-    app[events_key] = EventBus(app, pm, database, app[queue_key], metrics, settings.events)
+    app[item_catalog_key] = catalog_from_plugins(app)  # after the plugin settings it may read
+    app[events_key] = EventBus(app, database, app[queue_key], metrics, settings.events)
+    for plugin, subscribers in calls_by_plugin(pm, "mengchong_subscribers", app=app):
+        app[events_key].subscribe(plugin, subscribers)
     app[tasks_key] = TaskSupervisor(app, database, metrics)
 
     if access_log is not None:

@@ -1,6 +1,12 @@
-"""``python -m mengchong`` / ``mengchong``: serve, migrate, makemigrations, plugins, routes, config.
+"""``python -m mengchong`` / ``mengchong``: serve, migrate, makemigrations, plugins, routes, config,
+and the enabled plugins' own commands (:mod:`mengchong.commands`).
 
-A bad setting ends the process with one line naming the key (exit status 2), never a traceback.
+The plugins' commands depend on the settings, which ``--config`` chooses: the command line is read
+twice, first for ``--config`` alone, then in full once the settings and plugins are known. When the
+settings can't be loaded, ``--help`` still lists the kernel's commands, and any other command line
+ends with the config error. A bad setting ends the process with one line naming the key (exit
+status 2), a backend that can't be opened with one line naming it (exit status 3), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -10,20 +16,33 @@ import asyncio
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from tortoise.cli.cli import CLIContext
+from tortoise.cli.cli import makemigrations as tortoise_makemigrations
+
+from mengchong.app import build_database, create_app, model_sets
+from mengchong.commands import Command, plugin_commands, run_command
 from mengchong.config import ConfigError, Settings, load_settings
 from mengchong.config_reference import reference_table
+from mengchong.http.routing import is_unmatched
+from mengchong.keys import plugins_key
 from mengchong.logs import configure_logging
+from mengchong.plugin_manager import build_plugin_manager
+from mengchong.server import serve
 from mengchong.storage import StartupError
 
+KERNEL_COMMANDS = ("serve", "migrate", "makemigrations", "plugins", "routes", "config")
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+
+def build_parser(added: Mapping[str, Command] | None = None) -> argparse.ArgumentParser:
+    """The full command line: the kernel's commands, then the plugins' ``added`` ones (already
+    checked for clashes by :func:`mengchong.commands.plugin_commands`)."""
     parser = argparse.ArgumentParser(prog="mengchong", description="Mengchong backend")
     parser.add_argument("--config", help="config file (default: $MENGCHONG_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve_parser = commands.add_parser("serve", help="run the HTTP server")
+    serve_parser.add_argument("--migrate", action="store_true", help="apply pending migrations first")
     commands.add_parser("migrate", help="create or upgrade the database schema (safe to repeat)")
     make = commands.add_parser("makemigrations", help="write migrations for model changes (developers)")
     make.add_argument("labels", nargs="*", help="tortoise app labels (default: all)")
@@ -32,13 +51,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     commands.add_parser("routes", help="list the routes of the configured app")
     config = commands.add_parser("config", help="print the effective settings (secrets hidden)")
     config.add_argument("--reference", action="store_true", help="print every key as a Markdown table")
-    return parser.parse_args(argv)
+    for command in (added or {}).values():
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        if command.arguments is not None:
+            command.arguments(sub)
+    return parser
+
+
+def config_path(argv: Sequence[str]) -> str | None:
+    """``--config`` alone, read before the full command line can be built."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    known, _rest = early.parse_known_args(argv)
+    return known.config
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    words = list(argv)
+    if "--" in words:
+        words = words[: words.index("--")]
+    return any(word in ("-h", "--help") for word in words)
 
 
 def migrate(settings: Settings) -> None:
-    from mengchong.app import build_database, model_sets
-    from mengchong.plugin_manager import build_plugin_manager
-
     pm, _ = build_plugin_manager(settings)
     database = build_database(settings, model_sets(pm))
     asyncio.run(database.migrate())
@@ -46,12 +81,6 @@ def migrate(settings: Settings) -> None:
 
 
 def makemigrations(settings: Settings, labels: list[str], name: str | None) -> None:
-    from tortoise.cli.cli import CLIContext
-    from tortoise.cli.cli import makemigrations as tortoise_makemigrations
-
-    from mengchong.app import build_database, model_sets
-    from mengchong.plugin_manager import build_plugin_manager
-
     pm, _ = build_plugin_manager(settings, enable_all=True)
     database = build_database(settings, model_sets(pm))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
@@ -61,9 +90,6 @@ def makemigrations(settings: Settings, labels: list[str], name: str | None) -> N
 
 
 def list_plugins(settings: Settings) -> None:
-    from mengchong.app import create_app
-    from mengchong.keys import plugins_key
-
     app = create_app(settings, enable_all_plugins=True)
     for info in app[plugins_key]:
         state = "built-in" if info.builtin else ("enabled" if info.enabled else "disabled")
@@ -73,9 +99,6 @@ def list_plugins(settings: Settings) -> None:
 
 
 def list_routes(settings: Settings) -> None:
-    from mengchong.app import create_app
-    from mengchong.http.routing import is_unmatched
-
     app = create_app(settings)
     for route in app.router.routes():
         if route.method != "HEAD" and not is_unmatched(route.resource):
@@ -89,34 +112,51 @@ def show_config(settings: Settings) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-        configure_logging(settings.app.log_level)
-        if args.command == "serve":
-            if args.migrate:
-                migrate(settings)
-            from mengchong.server import serve
-
-            serve(settings)
-        elif args.command == "migrate":
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Carry out the parsed command line; the exit status."""
+    if args.command == "serve":
+        if args.migrate:
             migrate(settings)
-        elif args.command == "makemigrations":
-            makemigrations(settings, args.labels, args.name)
-        elif args.command == "plugins":
-            list_plugins(settings)
-        elif args.command == "routes":
-            list_routes(settings)
-        elif args.command == "config":
-            if args.reference:
-                print(reference_table())
-            else:
-                show_config(settings)
+        serve(settings)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "makemigrations":
+        makemigrations(settings, args.labels, args.name)
+    elif args.command == "plugins":
+        list_plugins(settings)
+    elif args.command == "routes":
+        list_routes(settings)
+    elif args.command == "config":
+        if args.reference:
+            print(reference_table())
+        else:
+            show_config(settings)
+    else:
+        return asyncio.run(run_command(create_app(settings), args.command, args))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        settings = load_settings(config_path(argv))
+        pm, _ = build_plugin_manager(settings)
+        commands = plugin_commands(pm, reserved=KERNEL_COMMANDS)
     except ConfigError as exc:
-        print(f"mengchong: config error: {exc}", file=sys.stderr)
-        return 2
+        if wants_help(argv):
+            build_parser().parse_args(argv)  # the kernel's commands only: prints the help, exits
+        return config_error(exc)
+    args = build_parser(commands).parse_args(argv)
+    try:
+        configure_logging(settings.app.log_level)
+        return run(settings, args)
+    except ConfigError as exc:
+        return config_error(exc)
     except StartupError as exc:
         print(f"mengchong: {exc}", file=sys.stderr)
         return 3
-    return 0
+
+
+def config_error(exc: ConfigError) -> int:
+    print(f"mengchong: config error: {exc}", file=sys.stderr)
+    return 2

@@ -3,7 +3,7 @@
 The file is chosen by ``--config PATH``, else ``MENGCHONG_CONFIG``, else ``./config.toml``;
 with none of them the built-in defaults below apply (they equal the shipped config.toml,
 which a test keeps true). Plugins add their own sections through ``mengchong_settings``;
-those are validated in :func:`validate_plugin_sections` once the plugins are known.
+those are validated by :mod:`mengchong.plugin_settings` once the plugins are known.
 Every failure is a :class:`ConfigError` whose message names the key, so the CLI can print
 one clear line instead of a traceback.
 """
@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -68,7 +69,11 @@ class AppSettings(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="JSON log lines on stderr"
     )
-    public_url: str = Field("http://127.0.0.1:8080", description="base of the URLs the API hands out")
+    public_url: str = Field(
+        "",
+        description="base of the URLs the API hands out, e.g. https://api.example.com; empty: the"
+        " scheme, host and port each request came to (see server.trust_proxy)",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -77,6 +82,16 @@ class AppSettings(Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (
+            parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment
+        ):
+            raise ValueError("must be empty or an http:// or https:// URL without a query")
         return value
 
 
@@ -100,6 +115,12 @@ class ServerSettings(Section):
         description="seconds a client has to send a body (408 after); not part of the request timeout",
     )
     access_log: bool = Field(True, description="one JSON line per request")
+    trust_proxy: bool = Field(
+        False,
+        description="URLs the API hands out take their scheme and host from X-Forwarded-Proto and"
+        " X-Forwarded-Host when app.public_url is empty (only behind a proxy that sets them;"
+        " ratelimit.trust_forwarded_for does the same)",
+    )
 
 
 class DatabaseSettings(Section):
@@ -247,6 +268,10 @@ class RateLimitSettings(Section):
 class EventsSettings(Section):
     relay_interval_seconds: float = Field(1.0, gt=0, description="how often the outbox relay looks")
     relay_batch: int = Field(100, ge=1, description="outbox rows relayed per round")
+    keep_days: float = Field(
+        7.0, gt=0, description="days relayed events and once-per-event marks are kept before pruning"
+    )
+    prune_interval_seconds: float = Field(3600.0, gt=0, description="how often old events are pruned")
 
 
 class PluginsSettings(Section):
@@ -397,19 +422,3 @@ def load_settings(
     if overrides:
         raw = deep_merge(raw, overrides)
     return build_settings(raw, str(config_path) if config_path else "built-in defaults")
-
-
-def validate_plugin_sections(
-    settings: Settings, schemas: Mapping[str, type[BaseModel]]
-) -> dict[str, BaseModel]:
-    """Check every plugin section against its plugin's schema; an unclaimed section is an error."""
-    unknown = sorted(set(settings.plugin_sections) - set(schemas))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section (no such setting or plugin)")
-    validated: dict[str, BaseModel] = {}
-    for name, schema in schemas.items():
-        try:
-            validated[name] = schema(**settings.plugin_sections.get(name, {}))
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, prefix=f"{name}.")) from None
-    return validated

@@ -62,7 +62,7 @@ def mengchong_subscribers(app: web.Application) -> Iterable[Subscriber] | None:
 
 
 @hookspec
-def mengchong_items() -> Iterable[Item] | None:
+def mengchong_items(app: web.Application) -> Iterable[Item] | None:
     """Return the inventory items (id, type, display name) the plugin adds to the item catalog."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -26,7 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mengchong.http.health",
     "mengchong.accounts.plugin",
     "mengchong.economy.plugin",
-    "mengchong.events",
+    "mengchong.events.plugin",
 )
 
 
@@ -84,10 +84,44 @@ def build_plugin_manager(
     return pm, infos
 
 
+def disabled_plugin_sections(pm: pluggy.PluginManager, wanted: Collection[str]) -> dict[str, str]:
+    """Section name -> plugin name, from installed plugins not registered in ``pm``.
+
+    Such plugins are loaded one at a time, those named like a ``wanted`` section first, until
+    every wanted section is claimed; each is asked for ``mengchong_settings`` through a scratch
+    manager, so nothing of theirs reaches ``pm`` (no route, model, task or handler).
+    """
+    remaining = set(wanted)
+    candidates = sorted(
+        (name, entry_point)
+        for name, entry_point in discover_entry_points().items()
+        if not pm.has_plugin(name)
+    )
+    candidates.sort(key=lambda candidate: candidate[0] not in remaining)  # stable: by name within each
+    sections: dict[str, str] = {}
+    for name, entry_point in candidates:
+        if not remaining:
+            break
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            raise ConfigError(
+                f"plugins: the disabled plugin {name!r} can't be loaded to find its config section: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        scratch = pluggy.PluginManager("mengchong")
+        scratch.add_hookspecs(hookspecs)
+        scratch.register(plugin, name=name)
+        for _plugin, (section, _model) in calls_by_plugin(scratch, "mengchong_settings"):
+            sections[section] = name
+            remaining.discard(section)
+    return sections
+
+
 def implementations(pm: pluggy.PluginManager, hook_name: str) -> list[HookImpl]:
-    """One hook's implementations in registration order (pluggy lists last-registered first)."""
+    """One hook's implementations in registration order (pluggy *calls* them last-registered first)."""
     caller = getattr(pm.hook, hook_name, None)  # absent when nothing implements an unspecified hook
-    return list(reversed(caller.get_hookimpls())) if caller is not None else []
+    return caller.get_hookimpls() if caller is not None else []
 
 
 def call_implementation(impl: HookImpl, **kwargs: Any) -> Any:

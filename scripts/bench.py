@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("MENGCHONG_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MENGCHONG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("MENGCHONG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-APP_QUEUES = ["events", "pets.generate"]
 HIGH_LIMIT = "100000000/minute"
 PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
 # The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
@@ -345,13 +344,16 @@ class Bench:
             await client.aclose()
 
     async def delete_queues(self) -> None:
-        from mengchong.config import QueueSettings
+        from mengchong.app import create_app, queue_consumers
+        from mengchong.config import QueueSettings, load_settings
         from mengchong.storage.queue_amqp import RabbitQueue
 
+        app = create_app(load_settings(None, environ={}))
+        consumed = [consumer.queue for consumer in queue_consumers(app)]
         queue = RabbitQueue(QueueSettings(url=AMQP_URL, prefix=self.queue_prefix))
         await queue.open()
         try:
-            await queue.delete_queues(APP_QUEUES)
+            await queue.delete_queues(consumed)
         finally:
             await queue.close()
 

@@ -16,7 +16,16 @@ import asyncpg
 import pytest
 
 from leftovers import RUN, leftovers
-from support import AMQP_URL, PG_URL, REDIS_URL, require_service, unique_name
+from support import (
+    AMQP_URL,
+    PG_URL,
+    REDIS_URL,
+    declared_queues,
+    default_queues,
+    require_service,
+    track_queues,
+    unique_name,
+)
 
 
 @pytest.fixture
@@ -88,11 +97,7 @@ def queue_prefix() -> str:
     return f"test.{RUN}.{uuid.uuid4().hex[:12]}."
 
 
-# Logical queue names the app declares; app tests on RabbitMQ delete them (and their retry and
-# dead-letter queues) afterwards. Add a plugin's queue here when it gets one.
-APP_QUEUES = ["events", "pets.generate"]
-# The queue settings of every app on the services profile: the cleanup must name the same wait
-# queues (``<queue>.retry.<ms>ms``) as the app declared, so it is built from the same numbers.
+# The queue settings of every app on the services profile.
 APP_QUEUE_SETTINGS = {"retry_base_seconds": 0.05, "max_attempts": 3}
 
 
@@ -103,10 +108,11 @@ async def amqp_queues(amqp_url: str, queue_prefix: str) -> AsyncIterator[str]:
     from mengchong.config import QueueSettings
     from mengchong.storage.queue_amqp import RabbitQueue
 
+    declared = declared_queues(queue_prefix)
     cleaner = RabbitQueue(QueueSettings(url=amqp_url, prefix=queue_prefix, **APP_QUEUE_SETTINGS))
     await cleaner.open()
     try:
-        await cleaner.delete_queues(APP_QUEUES)
+        await cleaner.delete_queues(default_queues(), real_names=declared)
     finally:
         await cleaner.close()
 
@@ -160,12 +166,14 @@ def profile(request, tmp_path) -> dict:
 
 @pytest.fixture
 async def make_client(aiohttp_client):
-    """``await make_client(settings, plugins)``: migrate, start the app, return a test client."""
+    """``await make_client(settings, plugins, clock=...)``: migrate, start the app, return a test
+    client; its queues on RabbitMQ are deleted after the test."""
     from mengchong.app import create_app
     from mengchong.keys import database_key
 
-    async def make(settings, plugins=()):
-        app = create_app(settings, plugins)
+    async def make(settings, plugins=(), **options):
+        app = create_app(settings, plugins, **options)
+        track_queues(app)
         await app[database_key].migrate()
         return await aiohttp_client(app)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import subprocess
@@ -87,3 +88,34 @@ async def login(client: Any, code: str, **body: Any) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# The queue adapters of apps under test on RabbitMQ, by queue prefix: the `amqp_queues` fixture
+# deletes every queue they declared (each plugin's and each event subscriber's, with their wait
+# and dead queues), so a new queue needs no list of names kept here.
+_app_queues: dict[str, list[Any]] = {}
+
+
+def track_queues(app: Any) -> None:
+    """Have the test's ``amqp_queues`` fixture delete the queues this app declares."""
+    from mengchong.keys import queue_key, settings_key
+
+    queue = app[settings_key].queue
+    if queue.url:
+        _app_queues.setdefault(queue.prefix, []).append(app[queue_key])
+
+
+def declared_queues(prefix: str) -> set[str]:
+    """Real names of the queues declared by the tracked apps with this prefix (forgets them)."""
+    return {name for queue in _app_queues.pop(prefix, []) for name in queue.declared_queue_names}
+
+
+@functools.cache
+def default_queues() -> tuple[str, ...]:
+    """Logical names of the queues an app with every installed plugin consumes: what a server run
+    in a subprocess (out of reach of `track_queues`) may have declared."""
+    from mengchong.app import create_app, queue_consumers
+    from mengchong.plugin_manager import discover_entry_points
+
+    settings = settings_from({}, plugins={"enabled": sorted(discover_entry_points())})
+    return tuple(consumer.queue for consumer in queue_consumers(create_app(settings)))

@@ -13,6 +13,7 @@ from tortoise.expressions import F
 
 from mengchong.accounts.guard import publish_auth_state
 from mengchong.accounts.models import User, UserLoginLog
+from mengchong.events import UserCreated, record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error, not_found
 from mengchong.http.ratelimit import client_ip
 from mengchong.http.text import storable
@@ -96,7 +97,7 @@ async def wechat_login(
     role = "admin" if session.openid in settings.auth.admin_openids else "user"
     now = datetime.now(UTC)
     database = app[database_key]
-    async with database.transaction():
+    async with database.transaction() as connection:
         new_id = await insert_user_if_absent(app, session.openid, session.session_key, role)
         user = await User.get(openid=session.openid).select_for_update()
         changes: dict[str, object] = {"session_key": session.session_key, "last_login_at": now, "role": role}
@@ -119,6 +120,8 @@ async def wechat_login(
             ip=client_ip(request, settings.ratelimit)[:64],
             user_agent=storable(request.headers.get("User-Agent", ""))[:256],
         )
+        if new_id is not None:
+            await record_event(connection, UserCreated(user_id=user.id, role=role))
     if role_changed:
         await publish_auth_state(app[cache_key], user)
     token, expires_in = app[tokens_key].issue(user.id, user.token_version)

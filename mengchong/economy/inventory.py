@@ -3,6 +3,8 @@
 Each change is one statement, atomic on its own and inside a caller's transaction alike:
 a grant is an upsert that adds to the row, a consume is a conditional UPDATE that only
 succeeds while enough is held, so concurrent consumes can never take a count below zero.
+A grant takes the item catalog and refuses an item that is not in it (400 naming ``item_id``)
+before touching the database; a consume needs no catalog: nobody holds an item never granted.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from mengchong.economy.items import ITEM_ID_MAX, ItemCatalog
 from mengchong.economy.models import InventoryItem
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.storage.database import fetch_rows
-
-ITEM_ID_MAX = 64
 
 
 class NotEnoughItems(ApiError):
@@ -54,9 +55,14 @@ def _check_arguments(item_id: str, quantity: int) -> None:
         raise ValueError(f"quantity must be a positive int, got {quantity!r}")
 
 
-async def grant_items(connection: BaseDBAsyncClient, user_id: int, item_id: str, quantity: int) -> int:
-    """Add ``quantity`` of the item to the user's inventory; returns how many they now hold."""
+async def grant_items(
+    connection: BaseDBAsyncClient, catalog: ItemCatalog, user_id: int, item_id: str, quantity: int
+) -> int:
+    """Add ``quantity`` of the item to the user's inventory; returns how many they now hold.
+
+    An item not in ``catalog`` is a 400 naming ``item_id``, and nothing is written."""
     _check_arguments(item_id, quantity)
+    catalog.require(item_id)
     rows = await fetch_rows(connection, _GRANT, [user_id, item_id, quantity, datetime.now(UTC)])
     if not rows:
         raise not_found("User")

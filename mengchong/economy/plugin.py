@@ -1,4 +1,5 @@
-"""Default plugin: the economy's routes — an admin's points adjustment and a user's own ledger.
+"""Default plugin: the economy's routes — an admin's points adjustment and a user's own ledger,
+and the item routes of :mod:`mengchong.economy.routes_items` (the catalog, the user's inventory).
 
 The services behind them (:mod:`mengchong.economy.points`, :mod:`mengchong.economy.inventory`)
 are what other plugins call; these routes are only the operator's and the user's window on them.
@@ -20,12 +21,13 @@ from mengchong.accounts.schemas import UserIdPath
 from mengchong.economy import points, responses
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.economy.points import REASON_MAX
+from mengchong.economy.routes_items import routes as item_routes
 from mengchong.hookspecs import hookimpl
 from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error
 from mengchong.http.pagination import Page, PageQuery
 from mengchong.http.schemas import envelope, errors, page
-from mengchong.keys import database_key, events_key
+from mengchong.keys import database_key
 
 log = logging.getLogger("mengchong.economy")
 
@@ -112,10 +114,9 @@ async def adjust_points(request: web.Request) -> web.Response:
     user_id: int = request["match_info"]["user_id"]
     delta: int = request["data"]["delta"]
     reason: str = request["data"]["reason"]
-    database, events = request.app[database_key], request.app[events_key]
     ref = idempotency_ref(request)
     result = await points.adjust_points(
-        database, user_id, delta, reason, ref, ref_field=IDEMPOTENCY_HEADER, events=events
+        request.app[database_key], user_id, delta, reason, ref, ref_field=IDEMPOTENCY_HEADER
     )
     log.info(
         "admin %s changed the points of user %s by %s (%s)",
@@ -160,4 +161,4 @@ async def points_ledger(request: web.Request) -> web.Response:
 
 @hookimpl
 def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
-    return routes
+    return [*routes, *item_routes]

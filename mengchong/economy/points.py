@@ -5,24 +5,24 @@ changes of one user queue on the row lock) plus one row appended to ``points_led
 balance after it, in the caller's transaction, so the ledger's deltas always sum to the balance.
 A change carrying a ``ref`` is idempotent: ``(user, reason, ref)`` is unique in the ledger, and
 the ledger row goes in with ``ON CONFLICT DO NOTHING``, so a second change with the same key —
-retried or concurrent — changes nothing and reports the first one.
+retried or concurrent — changes nothing and reports the first one. An applied change records
+``points.changed`` (with the balance after it) in the same transaction: it is delivered once the
+caller commits, and never when the caller rolls back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from mengchong.accounts.models import User
 from mengchong.economy.models import PointsLedgerEntry
-from mengchong.events import EventBus
+from mengchong.events import PointsChanged, record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, not_found
 from mengchong.storage.database import Database, fetch_rows
 
-POINTS_CHANGED = "points.changed"
 REASON_MAX = 32
 REF_MAX = 64
 
@@ -52,14 +52,8 @@ class LedgerResult:
     applied: bool
     entry_id: int
 
-    def event_payload(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "delta": self.delta,
-            "balance": self.balance,
-            "reason": self.reason,
-            "ref": self.ref,
-        }
+    def event(self) -> PointsChanged:
+        return PointsChanged(self.user_id, self.delta, self.balance, self.reason, self.ref)
 
 
 _SPEND_OR_GRANT = (
@@ -100,9 +94,10 @@ async def change_points(
 ) -> LedgerResult:
     """Add ``delta`` (negative to spend) to the user's balance and append it to the ledger.
 
-    Call it inside a transaction (``async with db.transaction() as connection``) so the balance
-    and its ledger row commit together. Raises :class:`InsufficientPoints` (nothing changed,
-    the transaction stays usable) or a 404 :class:`ApiError` for an unknown user.
+    Call it inside a transaction (``async with db.transaction() as connection``) so the balance,
+    its ledger row and its ``points.changed`` event commit together. Raises
+    :class:`InsufficientPoints` (nothing changed, the transaction stays usable) or a 404
+    :class:`ApiError` for an unknown user.
     """
     _check_arguments(delta, reason, ref)
     if not isinstance(connection, TransactionalDBClient):
@@ -121,9 +116,11 @@ async def change_points(
     now = datetime.now(UTC)
     appended = await fetch_rows(connection, _APPEND, [user_id, delta, reason, ref, balance_after, now])
     if appended:
-        return LedgerResult(
+        result = LedgerResult(
             user_id, delta, balance_after, reason, ref, applied=True, entry_id=appended[0]["id"]
         )
+        await record_event(connection, result.event())
+        return result
 
     # (user, reason, ref) is already in the ledger. This transaction has held the user's row
     # since the UPDATE above, so subtracting the delta again restores the balance exactly.
@@ -160,13 +157,12 @@ async def _ensure_only_change(
         raise RefReused(ref_field)
 
 
-async def _change_and_publish(
+async def _change_alone(
     db: Database,
     user_id: int,
     delta: int,
     reason: str,
     ref: str | None,
-    events: EventBus | None,
     exclusive_ref_field: str | None = None,
 ) -> LedgerResult:
     with db.activate():
@@ -174,8 +170,6 @@ async def _change_and_publish(
             result = await change_points(connection, user_id, delta, reason, ref)
             if exclusive_ref_field is not None and ref is not None:
                 await _ensure_only_change(connection, result, delta, reason, exclusive_ref_field)
-        if events is not None and result.applied:
-            await events.publish(POINTS_CHANGED, result.event_payload())
     return result
 
 
@@ -191,12 +185,9 @@ async def grant_points(
     amount: int,
     reason: str,
     ref: str | None = None,
-    *,
-    events: EventBus | None = None,
 ) -> LedgerResult:
-    """Give the user ``amount`` points in a transaction of its own; publishes ``points.changed``
-    after the commit when given the app's event bus and the grant was applied."""
-    return await _change_and_publish(db, user_id, _positive(amount), reason, ref, events)
+    """Give the user ``amount`` points in a transaction of its own (``points.changed`` with it)."""
+    return await _change_alone(db, user_id, _positive(amount), reason, ref)
 
 
 async def spend_points(
@@ -205,11 +196,9 @@ async def spend_points(
     amount: int,
     reason: str,
     ref: str | None = None,
-    *,
-    events: EventBus | None = None,
 ) -> LedgerResult:
     """Take ``amount`` points in a transaction of its own, or raise :class:`InsufficientPoints`."""
-    return await _change_and_publish(db, user_id, -_positive(amount), reason, ref, events)
+    return await _change_alone(db, user_id, -_positive(amount), reason, ref)
 
 
 async def adjust_points(
@@ -220,11 +209,10 @@ async def adjust_points(
     ref: str | None = None,
     *,
     ref_field: str = "ref",
-    events: EventBus | None = None,
 ) -> LedgerResult:
     """An operator's change of ``delta`` points (negative to take), in a transaction of its own.
 
     Its ``ref`` (an idempotency key) names one change of the user's whatever the reason: sent
     again with the same delta and reason it reports the first change; with another delta or
     reason it raises :class:`RefReused` (422 naming ``ref_field``) and changes nothing."""
-    return await _change_and_publish(db, user_id, delta, reason, ref, events, ref_field)
+    return await _change_alone(db, user_id, delta, reason, ref, ref_field)

@@ -21,3 +21,25 @@ class LedgerEntry(m.Schema):
     ref = m.fields.String(required=True, allow_none=True)
     balance_after = m.fields.Integer(required=True, validate=m.validate.Range(min=0))
     created_at = m.fields.DateTime(required=True)
+
+
+class CatalogItem(m.Schema):
+    item_id = m.fields.String(required=True, metadata={"description": "e.g. food.fish"})
+    type = m.fields.String(required=True, metadata={"description": "e.g. food, toy, card"})
+    name = m.fields.String(required=True, metadata={"description": "the name to show"})
+    description = m.fields.String(required=True, metadata={"description": "may be empty"})
+
+
+class ItemCatalog(m.Schema):
+    items = m.fields.List(m.fields.Nested(CatalogItem), required=True)
+
+
+class HeldItem(m.Schema):
+    item_id = m.fields.String(required=True)
+    name = m.fields.String(required=True)
+    type = m.fields.String(required=True)
+    quantity = m.fields.Integer(required=True, validate=m.validate.Range(min=1))
+
+
+class Inventory(m.Schema):
+    items = m.fields.List(m.fields.Nested(HeldItem), required=True)

@@ -65,8 +65,8 @@ class Metrics:
         self.observe_request = self.request_latency.observe
         self.events = Counter(
             "mengchong_events_total",
-            "Domain events dispatched to handlers, by name and outcome.",
-            ("name", "outcome"),
+            "Domain events handled by subscribers, by event name, subscriber and outcome.",
+            ("name", "subscriber", "outcome"),
             registry=self.registry,
         )
         self.task_restarts = Counter(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -78,6 +78,50 @@ async def fetch_rows(connection: BaseDBAsyncClient, sql: str, params: list[Any])
     return await connection.execute_query_dict(_in_dialect(connection.capabilities.dialect, sql), params)
 
 
+_outermost: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
+    "mengchong_outermost_transaction", default=None
+)
+
+
+class Transaction:
+    """tortoise's ``in_transaction`` that tells the database's commit listeners, after the outermost
+    transaction commits, that something inside it asked for it (:func:`notify_on_commit`): the
+    event outbox wakes its relay this way the moment the rows it must relay are visible."""
+
+    __slots__ = ("_database", "_inner", "_token", "notify")
+
+    def __init__(self, database: Database, inner: Any) -> None:
+        self._database = database
+        self._inner = inner
+        self._token: contextvars.Token[Transaction | None] | None = None
+        self.notify = False
+
+    async def __aenter__(self) -> BaseDBAsyncClient:
+        if _outermost.get() is None:
+            self._token = _outermost.set(self)
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
+        try:
+            result = await self._inner.__aexit__(exc_type, exc, traceback)
+        finally:
+            if self._token is not None:
+                _outermost.reset(self._token)
+        if self._token is not None and exc_type is None and self.notify:
+            self._database.committed()
+        return result
+
+
+def notify_on_commit() -> bool:
+    """Have the commit listeners of the open transaction's database called when it commits;
+    False when no transaction is open through :meth:`Database.transaction`."""
+    transaction = _outermost.get()
+    if transaction is None:
+        return False
+    transaction.notify = True
+    return True
+
+
 class Database:
     """Tortoise-ORM bound to one database URL and the model sets of the enabled modules."""
 
@@ -104,6 +148,7 @@ class Database:
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._context = TortoiseContext()
+        self._commit_listeners: list[Callable[[], None]] = []
 
     def tortoise_config(self, *, timeouts: bool = True) -> dict[str, Any]:
         """tortoise's config; ``timeouts=False`` leaves statements unbounded (migrations)."""
@@ -162,9 +207,17 @@ class Database:
     def connection(self) -> BaseDBAsyncClient:
         return self._context.connections.get(self.connection_name)
 
-    def transaction(self) -> Any:
+    def transaction(self) -> Transaction:
         """``async with db.transaction() as conn:`` — one transaction on this database."""
-        return in_transaction(self.connection_name)
+        return Transaction(self, in_transaction(self.connection_name))
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every outermost transaction that :func:`notify_on_commit` marked."""
+        self._commit_listeners.append(listener)
+
+    def committed(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
 
     async def ping(self) -> None:
         with self.activate():

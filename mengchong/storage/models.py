@@ -1,4 +1,5 @@
-"""Tables the kernel's storage needs: the event outbox and the SQL adapter of the documents port."""
+"""Tables the kernel's storage needs: the event outbox, the once-per-event marks and the SQL
+adapter of the documents port."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ class OutboxEvent(Model):
 
     class Meta:
         table = "outbox_events"
+
+
+class ProcessedEvent(Model):
+    """An event a once-per-event handler has handled (:mod:`mengchong.events.once`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    handler = fields.CharField(max_length=100)
+    event_id = fields.CharField(max_length=36)
+    processed_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "processed_events"
+        unique_together = (("handler", "event_id"),)
 
 
 class DocumentRow(Model):

@@ -209,12 +209,13 @@ class RabbitQueue:
             await incoming.ack()
         return messages
 
-    async def delete_queues(self, queues: Iterable[str] = ()) -> None:
+    async def delete_queues(self, queues: Iterable[str] = (), *, real_names: Iterable[str] = ()) -> None:
         """Delete, with their messages, every queue this adapter declared since it was created
-        (also before a close(); reopen it to clean up) and the work, wait and dead queues of the
-        logical ``queues`` as the current settings name them. For tests and operators only."""
+        (also before a close(); reopen it to clean up), the work, wait and dead queues of the
+        logical ``queues`` as the current settings name them, and the queues named ``real_names``
+        (another adapter's :meth:`declared_queue_names`). For tests and operators only."""
         channel = self._require_channel()
-        names = set(self._declared_names)
+        names = set(self._declared_names) | set(real_names)
         for queue in queues:
             names.update(Topology.of(self._settings, queue).names())
         for name in sorted(names):

@@ -1,7 +1,8 @@
 """The pets plugin: photo upload, pet generation, adoption, status decay and the five
 interactions (seed §5.3, §5.4). Pets live in the documents port; items come from the kernel's
 inventory; ``pet.adopted``, ``pet.interacted`` and ``pet.leveled_up`` events tell the rest.
-Its settings are the ``[pets]`` section (:class:`mengchong_plugins.pets.settings.PetsSettings`).
+Its settings are the ``[pets]`` section (:class:`mengchong_plugins.pets.settings.PetsSettings`),
+whose ``items`` it adds to the kernel's item catalog.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl
+from mengchong.economy.items import Item
 from mengchong.keys import settings_key
 from mengchong.tasks import Consumer
-from mengchong_plugins.pets import generation, store
+from mengchong_plugins.pets import generation, photos, store
 from mengchong_plugins.pets.generator import build_generator
 from mengchong_plugins.pets.routes import routes
 from mengchong_plugins.pets.service import pets_settings
@@ -25,6 +27,15 @@ from mengchong_plugins.pets.settings import PetsSettings
 @hookimpl
 def mengchong_settings() -> tuple[str, type[BaseModel]]:
     return "pets", PetsSettings
+
+
+@hookimpl
+def mengchong_items(app: web.Application) -> Iterable[Item]:
+    settings = pets_settings(app)
+    return [
+        Item(item_id, effect.type, effect.name or item_id, effect.description)
+        for item_id, effect in settings.items.items()
+    ]
 
 
 @hookimpl
@@ -38,6 +49,7 @@ def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = pets_settings(app)
         app[generation.generator_key] = build_generator(settings.generator)
         app[generation.ttl_key] = settings.generation_result_ttl_seconds
+        app[photos.url_key] = photos.url_signing_key(app[settings_key].auth.jwt_secret)
         await store.pets(app).ensure_index("user_id", "created_at")
         await store.interactions(app).ensure_index("pet_id", "created_at")
         yield

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from mengchong.http.errors import field_error, forbidden, not_found
-from mengchong.keys import cache_key, files_key, queue_key
+from mengchong.keys import cache_key, clock_key, files_key, queue_key
 from mengchong.storage.queue import Message
 from mengchong_plugins.pets.generator import GenerationError, GenerationInput, PetGenerator
 
@@ -53,7 +52,7 @@ async def start(app: web.Application, user_id: int, photo: dict[str, Any], attri
         "file_key": photo["file_key"],
         "attributes": attributes,
         "status": "pending",
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": app[clock_key].now().isoformat(),
     }
     await app[cache_key].set_json(task_key(app, task_id), task, app[ttl_key])
     await app[queue_key].publish(GENERATION_QUEUE, {"task_id": task_id}, message_id=task_id)

@@ -2,7 +2,8 @@
 (decompression bombs), decoded in a worker thread under a bounded number of decode slots, shrunk
 to ``photo_max_side`` and re-encoded so EXIF and GPS never survive, and stored under an
 unguessable name. Photos are fetched through URLs signed for their owner, because the mini
-program's ``<image>`` can't send an Authorization header.
+program's ``<image>`` can't send an Authorization header; they are signed with a key of their
+own, derived from the JWT secret (:func:`url_signing_key`).
 
 Memory: a decode holds the whole image (4 bytes a pixel, whatever the file's size: a one-colour
 PNG of 12 megapixels is 50 kB on the wire and 48 MiB decoded). So the pixel limit is checked
@@ -19,9 +20,9 @@ import hashlib
 import hmac
 import io
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
@@ -32,6 +33,8 @@ from mengchong_plugins.pets.settings import PetsSettings
 
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 URL_LIFETIME_SECONDS = 3600
+URL_KEY_LABEL = b"mengchong photo urls v1"
+url_key: web.AppKey[bytes] = web.AppKey("pets.photo_url_key")
 # Image-sized buffers Pillow 13 holds at once while decoding each format: a WebP goes through
 # libwebp's animation decoder (its canvas and the previous one), the frame's bytes and the
 # image. The pixel limit is divided by this, so that every format's decode costs the same.
@@ -197,24 +200,33 @@ async def clean_photo(app: web.Application, data: bytes, settings: PetsSettings)
     )
 
 
-def sign(secret: str, photo_id: str, user_id: int, version: int, expires: int) -> str:
+def url_signing_key(jwt_secret: str) -> bytes:
+    """The key photo URLs are signed with: HMAC-SHA256 of a fixed label under the JWT secret.
+
+    A key of their own, so that the JWT secret never signs anything but tokens and a photo
+    link's signature says nothing about it. Derived, not configured, so that rotating the JWT
+    secret also ends every photo link handed out under the old one. Computed once at startup
+    (:data:`url_key`)."""
+    return hmac.new(jwt_secret.encode(), URL_KEY_LABEL, hashlib.sha256).digest()
+
+
+def sign(key: bytes, photo_id: str, user_id: int, version: int, expires: int) -> str:
     message = f"{photo_id}:{user_id}:{version}:{expires}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def signed_url(
-    base: str, secret: str, photo_id: str, user_id: int, version: int, now: float | None = None
-) -> str:
-    """A URL for the photo that works for an hour without a header, for its owner only and only
-    while the owner's tokens of ``version`` are valid: logout or a ban ends it at once."""
-    expires = int((now if now is not None else time.time()) + URL_LIFETIME_SECONDS)
-    signature = sign(secret, photo_id, user_id, version, expires)
+def signed_url(base: str, key: bytes, photo_id: str, user_id: int, version: int, now: datetime) -> str:
+    """A URL under ``base`` for the photo that works for an hour from ``now`` without a header,
+    for its owner only and only while the owner's tokens of ``version`` are valid: logout or a
+    ban ends it at once."""
+    expires = int(now.timestamp()) + URL_LIFETIME_SECONDS
+    signature = sign(key, photo_id, user_id, version, expires)
     query = f"uid={user_id}&ver={version}&exp={expires}&sig={signature}"
     return f"{base.rstrip('/')}/v1/pets/photos/{photo_id}?{query}"
 
 
 def verify_signature(
-    secret: str, photo_id: str, query: Mapping[str, str], now: float | None = None
+    key: bytes, photo_id: str, query: Mapping[str, str], now: datetime
 ) -> tuple[int, int] | None:
     """The user and token version the URL was signed for, or None for a missing, forged or
     expired signature. (Whether that version is still the user's is the caller's to check.)"""
@@ -223,8 +235,8 @@ def verify_signature(
     except (KeyError, ValueError):
         return None
     signature = query.get("sig", "")
-    if expires < (now if now is not None else time.time()) or not signature.isascii():
+    if expires < now.timestamp() or not signature.isascii():
         return None
-    if not hmac.compare_digest(sign(secret, photo_id, user_id, version, expires), signature):
+    if not hmac.compare_digest(sign(key, photo_id, user_id, version, expires), signature):
         return None
     return user_id, version

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,8 @@ from mengchong.http.errors import field_error, forbidden, not_found
 from mengchong.http.pagination import Page, PageQuery
 from mengchong.http.schemas import envelope, errors, page
 from mengchong.http.uploads import read_file_field
-from mengchong.keys import cache_key, documents_key, files_key, settings_key
+from mengchong.http.urls import public_base_url
+from mengchong.keys import cache_key, clock_key, documents_key, files_key
 from mengchong.moderation import checked_text
 from mengchong_plugins.pets import generation, photos, schemas, service, store
 
@@ -25,11 +25,17 @@ PHOTOS = "pet_photos"
 
 
 def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> str | None:
+    """The photo's signed URL, under the base this request's client reaches us at."""
     if not photo_id:
         return None
-    settings = request.app[settings_key]
+    app = request.app
     return photos.signed_url(
-        settings.app.public_url, settings.auth.jwt_secret, photo_id, user.id, user.token_version
+        public_base_url(request),
+        app[photos.url_key],
+        photo_id,
+        user.id,
+        user.token_version,
+        app[clock_key].now(),
     )
 
 
@@ -56,7 +62,7 @@ async def upload_photo(request: web.Request) -> web.Response:
         "content_type": photo.content_type,
         "width": photo.width,
         "height": photo.height,
-        "created_at": store.iso(datetime.now(UTC)),
+        "created_at": store.iso(request.app[clock_key].now()),
     }
     await request.app[documents_key].collection(PHOTOS).insert(record, doc_id=photo_id)
     data = {"photo_id": photo_id, "photo_url": photo_url(request, photo_id, user)}
@@ -83,8 +89,8 @@ async def owned_photo(request: web.Request, photo_id: str, user_id: int) -> dict
 @match_info_schema(schemas.PhotoPath)
 async def get_photo(request: web.Request) -> web.StreamResponse:
     photo_id = request["match_info"]["photo_id"]
-    secret = request.app[settings_key].auth.jwt_secret
-    signed = photos.verify_signature(secret, photo_id, request.query)
+    app = request.app
+    signed = photos.verify_signature(app[photos.url_key], photo_id, request.query, app[clock_key].now())
     if signed is None:
         user_id = (await current_user(request)).id
     else:

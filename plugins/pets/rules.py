@@ -3,6 +3,7 @@
 Pure functions with no I/O and no clock: the caller passes ``now``. Every time is a
 timezone-aware ``datetime`` (a naive one is a ``ValueError``); durations are float seconds.
 Every number comes from :class:`PetsSettings`, so no rule here names an item or a personality.
+Local days (the daily cap's) are the kernel's (:mod:`mengchong.clock`).
 
 The one order that keeps results independent of how often a pet is read: bring the status up
 to ``now`` with :func:`decay`, then apply the interaction, then store the status with
@@ -15,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import ClassVar, Literal
-from zoneinfo import ZoneInfo
+
+from mengchong.clock import require_aware, seconds_until_next_local_day
 
 from .settings import InteractionRule, ItemEffect, PetsSettings, StatusValues
 
@@ -122,8 +124,8 @@ def decay(status: Status, since: datetime, now: datetime, settings: PetsSettings
     takes a value below its floor and never raises one: a value already at or below its floor
     stays; values outside 0..100 are first clamped. ``now`` before ``since`` changes nothing.
     """
-    _require_aware(since, "since")
-    _require_aware(now, "now")
+    require_aware(since, "since")
+    require_aware(now, "now")
     hours = max((now - since).total_seconds(), 0.0) / 3600
     rates = settings.decay
     floors = rates.floors
@@ -234,23 +236,10 @@ def cooldown_left(
     rule = _rule(interaction_type, settings)
     if last_at is None:
         return 0.0
-    _require_aware(last_at, "last_at")
-    _require_aware(now, "now")
+    require_aware(last_at, "last_at")
+    require_aware(now, "now")
     elapsed = max((now - last_at).total_seconds(), 0.0)  # a clock going back never lengthens the wait
     return max(0.0, rule.cooldown_seconds - elapsed)
-
-
-def local_day(now: datetime, timezone: str) -> date:
-    """The calendar day of ``now`` in ``timezone`` (e.g. Asia/Shanghai): daily caps count these days."""
-    _require_aware(now, "now")
-    return now.astimezone(ZoneInfo(timezone)).date()
-
-
-def seconds_until_next_local_day(now: datetime, timezone: str) -> float:
-    """Seconds from ``now`` to the next local midnight in ``timezone``: when daily caps reset."""
-    zone = ZoneInfo(timezone)
-    midnight = datetime.combine(local_day(now, timezone) + timedelta(days=1), time(0), tzinfo=zone)
-    return (midnight - now).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -386,8 +375,3 @@ def _clamp(value: float) -> float:
 
 def _round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
-
-
-def _require_aware(moment: datetime, name: str) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got {moment!r}")

@@ -11,13 +11,24 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from mengchong import plugin_settings
+from mengchong.clock import local_day
+from mengchong.economy.inventory import consume_items, grant_items
+from mengchong.events import PetAdopted, PetInteracted, PetLeveledUp
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict, field_error
-from mengchong.keys import cache_key, database_key, events_key, plugin_settings_key, settings_key
+from mengchong.keys import (
+    cache_key,
+    clock_key,
+    database_key,
+    events_key,
+    item_catalog_key,
+    settings_key,
+)
 from mengchong.storage.documents import DuplicateDocument, Record
 from mengchong_plugins.pets import store
 from mengchong_plugins.pets.rules import (
@@ -27,7 +38,6 @@ from mengchong_plugins.pets.rules import (
     PetState,
     Status,
     interact,
-    local_day,
     pet_at,
 )
 from mengchong_plugins.pets.settings import PetsSettings
@@ -39,9 +49,7 @@ LOCK_WAIT_SECONDS = 10.0
 
 
 def pets_settings(app: web.Application) -> PetsSettings:
-    settings = app[plugin_settings_key]["pets"]
-    assert isinstance(settings, PetsSettings)
-    return settings
+    return plugin_settings(app, PetsSettings)
 
 
 async def adopt(
@@ -50,7 +58,7 @@ async def adopt(
     """Create the pet from a generation result; a result can be adopted once (409)."""
     settings = pets_settings(app)
     collection = store.pets(app)
-    now = datetime.now(UTC)
+    now = app[clock_key].now()
     async with app[cache_key].lock(
         f"pets:adopt:{user_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
     ):
@@ -80,7 +88,14 @@ async def adopt(
         except DuplicateDocument:
             raise conflict("This generation result was already adopted") from None
     await app[events_key].publish(
-        "pet.adopted", {"user_id": user_id, "pet_id": pet["id"], "species": pet["species"]}
+        PetAdopted(
+            user_id=user_id,
+            pet_id=pet["id"],
+            species=pet["species"],
+            name=pet["name"],
+            level=pet["level"],
+            experience=pet["experience"],
+        )
     )
     return pet
 
@@ -91,7 +106,7 @@ async def read(app: web.Application, pet: dict[str, Any]) -> PetState:
     old, so a pet read often is not rewritten on every read (a lost race just means someone else
     wrote)."""
     settings = pets_settings(app)
-    now = datetime.now(UTC)
+    now = app[clock_key].now()
     stored = store.state_of(pet)
     state = pet_at(stored, now, settings)
     if (now - stored.status_at).total_seconds() >= settings.decay_write_back_seconds:
@@ -156,7 +171,7 @@ async def write(
             # collide again in lockstep.
             await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
             pet = await store.owned_pet(app, pet["id"], user_id)
-            now = datetime.now(UTC)
+            now = app[clock_key].now()
             result, changes = plan(app, pet, interaction_type, item_id, now)
         entry = history_entry(user_id, pet["id"], interaction_type, item_id, result, now)
         updated = await collection.update(pet["id"], changes, expected_version=pet["version"], record=entry)
@@ -208,7 +223,7 @@ async def interact_unlocked(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
 ) -> tuple[dict[str, Any], InteractionResult]:
     pet = await store.owned_pet(app, pet_id, user_id)
-    now = datetime.now(UTC)
+    now = app[clock_key].now()
     result, changes = plan(app, pet, interaction_type, item_id, now)  # refusals before the item goes
     if item_id is not None:
         await take_item(app, user_id, item_id)
@@ -232,30 +247,37 @@ async def interact_unlocked(
 
 
 async def take_item(app: web.Application, user_id: int, item_id: str) -> None:
-    from mengchong.economy.inventory import consume_items
-
     async with app[database_key].transaction() as connection:
         await consume_items(connection, user_id, item_id, 1)
 
 
 async def give_item_back(app: web.Application, user_id: int, item_id: str) -> None:
-    from mengchong.economy.inventory import grant_items
-
     async with app[database_key].transaction() as connection:
-        await grant_items(connection, user_id, item_id, 1)
+        await grant_items(connection, app[item_catalog_key], user_id, item_id, 1)
 
 
 async def announce(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, result: InteractionResult
 ) -> None:
-    """Tell the other modules."""
+    """Tell the other modules, with the pet's level and experience after the interaction."""
     events = app[events_key]
-    payload = {
-        "user_id": user_id,
-        "pet_id": pet_id,
-        "interaction_type": interaction_type,
-        "level": result.level,
-    }
-    await events.publish("pet.interacted", {**payload, "experience_gained": result.experience_gained})
+    await events.publish(
+        PetInteracted(
+            user_id=user_id,
+            pet_id=pet_id,
+            interaction_type=interaction_type,
+            level=result.level,
+            experience=result.experience,
+            experience_gained=result.experience_gained,
+        )
+    )
     if result.leveled_up:
-        await events.publish("pet.leveled_up", {**payload, "levels_passed": result.levels_passed})
+        await events.publish(
+            PetLeveledUp(
+                user_id=user_id,
+                pet_id=pet_id,
+                level=result.level,
+                experience=result.experience,
+                levels_passed=result.levels_passed,
+            )
+        )

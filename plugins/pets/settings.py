@@ -1,10 +1,10 @@
 """The ``[pets]`` config section: every game number of the pets plugin, with its default.
 
 Status values (mood, hunger, cleanliness, affection) run 0..100; hunger is satiety, so 100 is
-full. Rates are points per hour. The default item catalogue lets the embedded profile work
-before the mall exists; an item's effect data has the same shape wherever it comes from
-(:class:`ItemEffect`). ``interactions`` always holds all five interaction types: a config file
-that sets only ``[pets.interactions.feeding] cooldown_seconds = 60`` keeps every other default.
+full. Rates are points per hour. ``items`` are the pets' items with their names and effects
+(:class:`ItemEffect`); the plugin adds them to the kernel's item catalog. ``interactions``
+always holds all five interaction types: a config file that sets only
+``[pets.interactions.feeding] cooldown_seconds = 60`` keeps every other default.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from mengchong.economy.items import DESCRIPTION_MAX, NAME_MAX, item_id_problem
 from mengchong_plugins.pets.generator import GeneratorSettings
 
 StatusField = Literal["mood", "hunger", "cleanliness", "affection"]
 ItemType = Literal["food", "toy"]
 INTERACTION_TYPES: tuple[str, ...] = ("feeding", "petting", "playing", "cleaning", "training")
-ITEM_ID_MAX = 64  # the inventory's limit (mengchong.economy.inventory)
 # Experience travels to the mini program as a JavaScript number; a curve past this is a config mistake.
 EXPERIENCE_LIMIT = 2**53 - 1
 
@@ -92,9 +92,14 @@ class InteractionRule(_Model):
 
 
 class ItemEffect(_Model):
-    """An item's effect data, e.g. ``{"type": "food", "tags": ["fish"], "effects": {"hunger": 25}}``."""
+    """An item's effect data, e.g. ``{"type": "food", "name": "小鱼干", "effects": {"hunger": 25}}``;
+    the plugin adds each item to the kernel's item catalog with its type, name and description."""
 
     type: ItemType = Field(description="food is for feeding, toy for playing")
+    name: str = Field(
+        "", max_length=NAME_MAX, description="the name the mini program shows (empty: the item id)"
+    )
+    description: str = Field("", max_length=DESCRIPTION_MAX, description="a line the mini program shows")
     tags: tuple[str, ...] = Field((), description="what personalities can prefer, e.g. fish, sweet, ball")
     effects: dict[StatusField, float] = Field(
         default_factory=dict, description="status change when used (-100..100 each)"
@@ -186,22 +191,44 @@ DEFAULT_INTERACTIONS: dict[str, dict[str, Any]] = {
 
 DEFAULT_ITEMS: dict[str, ItemEffect] = {
     "food.kibble": ItemEffect(
-        type="food", tags=("dry", "basic"), effects={"hunger": 20, "mood": 2, "affection": 1}, experience=2
+        type="food",
+        name="宠物粮",
+        description="日常主食，管饱",
+        tags=("dry", "basic"),
+        effects={"hunger": 20, "mood": 2, "affection": 1},
+        experience=2,
     ),
     "food.fish": ItemEffect(
-        type="food", tags=("fish", "meat"), effects={"hunger": 30, "mood": 6, "affection": 2}, experience=4
+        type="food",
+        name="小鱼干",
+        description="香喷喷的小鱼干，爱吃鱼的宠物最喜欢",
+        tags=("fish", "meat"),
+        effects={"hunger": 30, "mood": 6, "affection": 2},
+        experience=4,
     ),
     "food.cake": ItemEffect(
         type="food",
+        name="宠物蛋糕",
+        description="甜甜的蛋糕，心情大好，就是会吃得脏兮兮",
         tags=("sweet", "treat"),
         effects={"hunger": 15, "mood": 12, "affection": 3, "cleanliness": -5},
         experience=5,
     ),
     "toy.ball": ItemEffect(
-        type="toy", tags=("ball", "active"), effects={"mood": 10, "affection": 2, "hunger": -2}, experience=4
+        type="toy",
+        name="小皮球",
+        description="一起玩球，活力满满",
+        tags=("ball", "active"),
+        effects={"mood": 10, "affection": 2, "hunger": -2},
+        experience=4,
     ),
     "toy.feather": ItemEffect(
-        type="toy", tags=("feather", "chase"), effects={"mood": 8, "affection": 3}, experience=3
+        type="toy",
+        name="逗猫羽毛棒",
+        description="晃一晃羽毛棒，追个不停",
+        tags=("feather", "chase"),
+        effects={"mood": 8, "affection": 3},
+        experience=3,
     ),
 }
 
@@ -285,7 +312,7 @@ class PetsSettings(_Model):
     # Field order matters: `interactions` is checked against `items`, which must come first.
     items: dict[str, ItemEffect] = Field(
         default_factory=lambda: dict(DEFAULT_ITEMS),
-        description="item id -> effect data; the built-in catalogue until the mall provides one",
+        description="item id -> its name, description and effect data; each is in the item catalog",
     )
     personalities: dict[str, Personality] = Field(
         default_factory=lambda: dict(DEFAULT_PERSONALITIES), description="personality name -> its likes"
@@ -302,8 +329,9 @@ class PetsSettings(_Model):
     @classmethod
     def _item_ids(cls, value: dict[str, ItemEffect]) -> dict[str, ItemEffect]:
         for item_id in value:
-            if not 1 <= len(item_id) <= ITEM_ID_MAX:
-                raise ValueError(f"item id {item_id!r} must be 1-{ITEM_ID_MAX} characters")
+            problem = item_id_problem(item_id)
+            if problem is not None:
+                raise ValueError(f"{item_id!r}: {problem}")
         return value
 
     @field_validator("interactions", mode="before")

@@ -8,8 +8,11 @@ import asyncio
 import pytest
 
 from mengchong.economy.inventory import NotEnoughItems, consume_items, grant_items, list_items
+from mengchong.economy.items import Item, ItemCatalog
 from mengchong.economy.models import InventoryItem
 from mengchong.http.errors import ApiError, ErrorCode
+
+CATALOG = ItemCatalog([Item("food.apple", "food", "苹果"), Item("toy.ball", "toy", "小皮球")])
 
 
 async def held(database, user_id: int, item_id: str) -> int:
@@ -21,7 +24,7 @@ async def held(database, user_id: int, item_id: str) -> int:
 async def grant(database, user_id: int, item_id: str, quantity: int) -> int:
     with database.activate():
         async with database.transaction() as connection:
-            return await grant_items(connection, user_id, item_id, quantity)
+            return await grant_items(connection, CATALOG, user_id, item_id, quantity)
 
 
 async def consume(database, user_id: int, item_id: str, quantity: int = 1) -> int:
@@ -90,7 +93,7 @@ async def test_changes_roll_back_with_the_callers_transaction(database, make_use
         with database.activate():
             async with database.transaction() as connection:
                 await consume_items(connection, user.id, "food.apple", 5)
-                await grant_items(connection, user.id, "toy.ball", 1)
+                await grant_items(connection, CATALOG, user.id, "toy.ball", 1)
                 raise RuntimeError("order failed")
 
     with pytest.raises(RuntimeError, match="order failed"):
@@ -104,10 +107,10 @@ async def test_a_grant_to_an_unknown_user_is_not_found_and_the_transaction_goes_
     with database.activate():
         async with database.transaction() as connection:
             with pytest.raises(ApiError) as raised:
-                await grant_items(connection, 987_654, "food.apple", 1)
+                await grant_items(connection, CATALOG, 987_654, "food.apple", 1)
             assert raised.value.status == 404
             # No failed statement, so the transaction is still usable (PostgreSQL would refuse otherwise).
-            assert await grant_items(connection, user.id, "food.apple", 1) == 1
+            assert await grant_items(connection, CATALOG, user.id, "food.apple", 1) == 1
     assert await held(database, user.id, "food.apple") == 1
 
 

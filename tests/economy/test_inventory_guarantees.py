@@ -12,8 +12,21 @@ from typing import Any
 import pytest
 
 from mengchong.economy.inventory import ITEM_ID_MAX, NotEnoughItems, consume_items, grant_items, list_items
+from mengchong.economy.items import Item, ItemCatalog
 from mengchong.economy.models import InventoryItem
 from mengchong.http.errors import ErrorCode
+
+CATALOG = ItemCatalog(
+    [
+        *(
+            Item(item_id, item_id.split(".")[0], item_id)
+            for item_id in ("food.apple", "food.cake", "toy.ball")
+        ),
+        Item("toy.bone", "toy", "骨头"),
+        Item("a", "misc", "shortest id"),
+        Item("x" * 64, "misc", "longest id"),
+    ]
+)
 
 
 async def holdings(database, user_id: int) -> dict[str, int]:
@@ -26,7 +39,7 @@ async def holdings(database, user_id: int) -> dict[str, int]:
 async def grant(database, user_id: int, item_id: str, quantity: Any) -> int:
     with database.activate():
         async with database.transaction() as connection:
-            return await grant_items(connection, user_id, item_id, quantity)
+            return await grant_items(connection, CATALOG, user_id, item_id, quantity)
 
 
 async def consume(database, user_id: int, item_id: str, *quantity: Any) -> int:

@@ -26,17 +26,9 @@ from mengchong.economy.points import (
     grant_points,
     spend_points,
 )
+from mengchong.events import Event, PointsChanged
 from mengchong.http.errors import ApiError, ErrorCode
-
-
-class PublishedEvents:
-    """Stands in for the app's EventBus in the one method the points service calls on it."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, dict[str, Any]]] = []
-
-    async def publish(self, name: str, payload: dict[str, Any]) -> None:
-        self.published.append((name, payload))
+from mengchong.storage.models import OutboxEvent
 
 
 async def state_of(database, user_id: int) -> tuple[int, list[tuple[int, str, str | None, int]]]:
@@ -223,31 +215,47 @@ async def test_a_refused_spend_leaves_its_ref_free(database, make_user):
 # --- events ---------------------------------------------------------------------------------
 
 
-async def test_each_applied_change_publishes_its_payload_once(database, make_user):
-    user, events = await make_user(points=10), PublishedEvents()
-    granted = await grant_points(database, user.id, 5, "checkin", "d1", events=events)
-    await grant_points(database, user.id, 5, "checkin", "d1", events=events)
-    await spend_points(database, user.id, 3, "mall.order", events=events)
+async def test_each_applied_change_records_its_event_in_its_transaction(database, make_user):
+    """points.changed goes into the outbox with the change: once per applied change, none for a
+    replay or a refused spend, the balance after each change in its payload."""
+    user, other = await make_user(points=10), await make_user(points=10)
+    with database.activate():
+        setup = await OutboxEvent.all().values_list("id", flat=True)  # the users' starting points
+    granted = await grant_points(database, user.id, 5, "checkin", "d1")
+    await grant_points(database, user.id, 5, "checkin", "d1")
+    await spend_points(database, user.id, 3, "mall.order")
     with pytest.raises(InsufficientPoints):
-        await spend_points(database, user.id, 100, "mall.order", events=events)
-    await adjust_points(database, user.id, -2, "admin", "k1", events=events)
-    await adjust_points(database, user.id, -2, "admin", "k1", events=events)
+        await spend_points(database, user.id, 100, "mall.order")
+    await adjust_points(database, user.id, -2, "admin", "k1")
+    await adjust_points(database, user.id, -2, "admin", "k1")
 
-    assert granted.event_payload() == {
-        "user_id": user.id,
-        "delta": 5,
-        "balance": 15,
-        "reason": "checkin",
-        "ref": "d1",
-    }
-    assert events.published == [
-        ("points.changed", granted.event_payload()),
-        (
-            "points.changed",
-            {"user_id": user.id, "delta": -3, "balance": 12, "reason": "mall.order", "ref": None},
-        ),
-        ("points.changed", {"user_id": user.id, "delta": -2, "balance": 10, "reason": "admin", "ref": "k1"}),
+    assert granted.event() == PointsChanged(user.id, 5, 15, "checkin", "d1")
+    with database.activate():
+        rows = await OutboxEvent.exclude(id__in=setup).order_by("id").values_list("name", "payload")
+    assert [name for name, _ in rows] == ["points.changed"] * 3
+    assert [Event.from_dict(payload).data(PointsChanged) for _, payload in rows] == [
+        PointsChanged(user.id, 5, 15, "checkin", "d1"),
+        PointsChanged(user.id, -3, 12, "mall.order", None),
+        PointsChanged(user.id, -2, 10, "admin", "k1"),
     ]
+    assert other.id not in {payload["payload"]["user_id"] for _, payload in rows}
+
+
+async def test_a_change_rolled_back_by_its_caller_records_no_event(database, make_user):
+    user = await make_user(points=10)
+    with database.activate():
+        setup = await OutboxEvent.all().count()
+
+    async def failing_order() -> None:
+        async with database.transaction() as connection:
+            await change_points(connection, user.id, -4, "mall.order", "o-1")
+            raise RuntimeError("stock ran out")
+
+    with database.activate():
+        with pytest.raises(RuntimeError):
+            await failing_order()
+        assert await OutboxEvent.all().count() == setup
+    assert (await state_of(database, user.id))[0] == 10
 
 
 async def test_a_result_is_immutable(database, make_user):
@@ -260,17 +268,13 @@ async def test_a_result_is_immutable(database, make_user):
 
 
 async def test_the_services_take_their_arguments_by_name_and_their_options_only_by_name(database, make_user):
-    """Callers name the arguments; ``events`` (and ``ref_field``) must be named, so a positional
-    argument can never land in them."""
-    user, events = await make_user(), PublishedEvents()
-    by_name = {"user_id": user.id, "reason": "checkin", "ref": "d1", "events": events}
+    """Callers name the arguments; ``ref_field`` must be named, so a positional argument can never
+    land in it."""
+    user = await make_user()
+    by_name = {"user_id": user.id, "reason": "checkin", "ref": "d1"}
     assert (await grant_points(database, amount=5, **by_name)).balance == 5
     assert (await spend_points(database, amount=2, **{**by_name, "ref": "o1"})).balance == 3
     assert (await adjust_points(database, delta=-1, ref_field="Key", **{**by_name, "ref": "k1"})).balance == 2
-    assert len(events.published) == 3
-    for service, amount in ((grant_points, 1), (spend_points, 1), (adjust_points, -1)):
-        with pytest.raises(TypeError):
-            await service(database, user.id, amount, "checkin", "d2", events)  # type: ignore[misc]
     with pytest.raises(TypeError):
         await adjust_points(database, user.id, -1, "admin", "k2", "Key")  # type: ignore[misc]
     assert (await state_of(database, user.id))[0] == 2

@@ -13,8 +13,8 @@ from mengchong.config import (
     build_settings,
     env_overrides,
     load_settings,
-    validate_plugin_sections,
 )
+from mengchong.plugin_settings import validate_plugin_sections
 from support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,8 +126,18 @@ def test_plugin_sections_are_validated_by_their_plugin_schema():
 
 def test_a_section_no_plugin_claims_is_an_error():
     settings = build_settings({"petz": {"x": 1}}, "test")
-    with pytest.raises(ConfigError, match="petz: unknown section"):
-        validate_plugin_sections(settings, {"pets": PetsSection})
+    with pytest.raises(ConfigError, match="petz: unknown section") as error:
+        validate_plugin_sections(settings, {"pets": PetsSection}, disabled={"mall"})
+    assert "known: app, auth, cache," in str(error.value)
+    assert ", mall, " in str(error.value)
+    assert ", pets, " in str(error.value)
+
+
+def test_a_disabled_plugins_section_is_accepted_unread():
+    settings = build_settings({"pets": {"max_pets": "many"}, "mall": {"x": 1}}, "test")
+    assert validate_plugin_sections(settings, {}, disabled={"pets", "mall"}) == {}
+    with pytest.raises(ConfigError, match=r"pets\.max_pets"):  # validated once enabled
+        validate_plugin_sections(settings, {"pets": PetsSection}, disabled={"mall"})
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,37 @@
-"""A throwaway plugin for the kernel's tests: one route, one model, one task, one event handler
-and one settings section — registered only through ``pm.register`` or an entry point."""
+"""A throwaway plugin for the kernel's tests: one route, one model, one task, one event handler,
+one settings section and two commands — registered only through ``pm.register`` or an entry point."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import marshmallow as m
 from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, request_schema
 from pydantic import BaseModel
 
-from mengchong import hookimpl
-from mengchong.events import Event
+from mengchong import hookimpl, plugin_settings
+from mengchong.commands import Command
+from mengchong.events import Event, EventPayload, PetAdopted, Subscriber, record_event
 from mengchong.http.envelope import ok
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.pagination import Page, PageQuery
-from mengchong.keys import events_key
+from mengchong.keys import database_key
 from mengchong.storage.database import ModelSet
 from mengchong.tasks import BackgroundTask
 from mengchong_example.models import Note
+
+
+@dataclass(frozen=True)
+class NoteCreated(EventPayload):
+    NAME: ClassVar[str] = "example.note_created"
+    note_id: int
+
 
 seen_events: web.AppKey[list[Event]] = web.AppKey("example.seen_events")
 task_ticks: web.AppKey[list[int]] = web.AppKey("example.task_ticks")
@@ -43,8 +54,9 @@ class NoteBody(m.Schema):
 @request_schema(NoteBody)
 async def create_note(request: web.Request) -> web.Response:
     body = request["data"]
-    note = await Note.create(text=body["text"], stars=body["stars"])
-    await request.app[events_key].publish("example.note_created", {"note_id": note.id})
+    async with request.app[database_key].transaction() as connection:
+        note = await Note.create(text=body["text"], stars=body["stars"], using_db=connection)
+        await record_event(connection, NoteCreated(note_id=note.id))
     return ok({"id": note.id, "text": note.text, "stars": note.stars}, status=201)
 
 
@@ -60,10 +72,7 @@ async def list_notes(request: web.Request) -> web.Response:
 
 @routes.get("/v1/example/greeting")
 async def greeting(request: web.Request) -> web.Response:
-    from mengchong.keys import plugin_settings_key
-
-    settings = request.app[plugin_settings_key]["example"]
-    return ok({"greeting": settings.greeting})  # type: ignore[attr-defined]
+    return ok({"greeting": plugin_settings(request.app, ExampleSettings).greeting})
 
 
 @routes.get("/v1/example/boom")
@@ -88,6 +97,24 @@ async def tick(app: web.Application) -> None:
     while True:
         app[task_ticks].append(await Note.all().count())
         await asyncio.sleep(0.05)
+
+
+def note_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", help="the note")
+    parser.add_argument("--stars", type=int, default=0)
+
+
+async def write_note(app: web.Application, args: argparse.Namespace) -> None:
+    """``mengchong example-note TEXT``: one row written, and what the plugin's startup and settings say."""
+    note = await Note.create(text=args.text, stars=args.stars)
+    greeting = plugin_settings(app, ExampleSettings).greeting
+    print(f"{greeting}: note {note.id} {note.text!r}, {await Note.all().count()} in all")
+    print(f"lifecycle: {app[lifecycle]}")
+
+
+async def fail(app: web.Application, args: argparse.Namespace) -> None:
+    await Note.create(text="before failing")
+    raise RuntimeError("example-fail fails on purpose")
 
 
 @hookimpl
@@ -124,9 +151,21 @@ def mengchong_tasks(app: web.Application) -> Iterable[BackgroundTask]:
 
 
 @hookimpl
-async def mengchong_event(app: web.Application, event: Event) -> None:
+def mengchong_commands() -> Iterable[Command]:
+    return [
+        Command("example-note", "write a note (example plugin)", write_note, note_arguments),
+        Command("example-fail", "write a note, then fail (example plugin)", fail),
+    ]
+
+
+async def on_event(app: web.Application, event: Event) -> None:
     from mengchong.keys import plugin_settings_key
 
     if app[plugin_settings_key]["example"].fail_events:  # type: ignore[attr-defined]
         raise RuntimeError(f"example handler refuses {event.name}")
     app[seen_events].append(event)
+
+
+@hookimpl
+def mengchong_subscribers(app: web.Application) -> Iterable[Subscriber]:
+    return [Subscriber("example.seen", (NoteCreated, PetAdopted), on_event)]

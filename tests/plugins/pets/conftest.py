@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mengchong.economy.inventory import grant_items, list_items
-from mengchong.keys import database_key
+from mengchong.keys import database_key, item_catalog_key
 from support import bearer, login, settings_from
 
 
@@ -95,7 +95,7 @@ async def give(client, user_id: int, item_id: str, quantity: int) -> None:
     database = client.server.app[database_key]
     with database.activate():
         async with database.transaction() as connection:
-            await grant_items(connection, user_id, item_id, quantity)
+            await grant_items(connection, client.server.app[item_catalog_key], user_id, item_id, quantity)
 
 
 def user_id_of(auth: dict) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aiohttp
 
-from mengchong.keys import settings_key
+from mengchong.keys import clock_key
 from mengchong_plugins.pets import photos
 
 
@@ -18,7 +20,11 @@ async def fetch(client, path: str, auth: dict[str, str] | None = None) -> aiohtt
     return response
 
 
-def signed_path(client, photo_id: str, user_id: int, now: float | None = None, version: int = 0) -> str:
-    settings = client.server.app[settings_key]
-    secret = settings.auth.jwt_secret
-    return path_of(photos.signed_url(settings.app.public_url, secret, photo_id, user_id, version, now=now))
+def signed_path(
+    client, photo_id: str, user_id: int, now: datetime | None = None, version: int = 0, key: bytes = b""
+) -> str:
+    """A photo's path and query signed the server's way (with its key, unless ``key`` is given)."""
+    app = client.server.app
+    moment = now if now is not None else app[clock_key].now()
+    signing_key = key or app[photos.url_key]
+    return path_of(photos.signed_url("http://any", signing_key, photo_id, user_id, version, moment))

@@ -1,10 +1,10 @@
-"""Fast tests of the pets game rules (decay, interactions, cap, levels, cooldowns, days) and settings."""
+"""Fast tests of the pets game rules (decay, interactions, cap, levels, cooldowns) and settings."""
 
 from __future__ import annotations
 
 import random
 import tomllib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -23,9 +23,7 @@ from mengchong_plugins.pets.rules import (
     experience_to_next,
     interact,
     level_for,
-    local_day,
     pet_at,
-    seconds_until_next_local_day,
 )
 from mengchong_plugins.pets.settings import DEFAULT_ITEMS, ItemEffect, Personality, PetsSettings
 
@@ -251,16 +249,6 @@ def test_cooldown_left() -> None:
     assert cooldown_left(T0, T0 - timedelta(hours=1), "petting", S) == petting  # clock went back
     with pytest.raises(InteractionRefused):
         cooldown_left(T0, T0, "dancing", S)
-
-
-def test_local_day_is_the_shanghai_day() -> None:
-    before = datetime(2024, 3, 1, 15, 59, 59, tzinfo=UTC)
-    after = datetime(2024, 3, 1, 16, 0, tzinfo=UTC)
-    assert local_day(before, SHANGHAI) == date(2024, 3, 1)
-    assert local_day(after, SHANGHAI) == date(2024, 3, 2)
-    assert local_day(after, "UTC") == date(2024, 3, 1)
-    assert seconds_until_next_local_day(before, SHANGHAI) == 1
-    assert seconds_until_next_local_day(after, SHANGHAI) == 86400
 
 
 # --- the whole interaction ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 
+from mengchong.clock import local_day, seconds_until_next_local_day
 from mengchong_plugins.pets.rules import (
     InteractionRefused,
     InteractionResult,
@@ -24,8 +25,6 @@ from mengchong_plugins.pets.rules import (
     experience_to_next,
     interact,
     level_for,
-    local_day,
-    seconds_until_next_local_day,
 )
 from mengchong_plugins.pets.settings import DEFAULT_ITEMS, PetsSettings
 

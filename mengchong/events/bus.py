@@ -1,0 +1,235 @@
+"""The event bus: events written to the outbox with the change they report, relayed to one durable
+queue per subscriber, handled there and nowhere else.
+
+- :func:`record_event` (or :meth:`EventBus.record`) writes the event into ``outbox_events`` in
+  the caller's transaction: an event of a change that rolls back is never delivered. When that
+  transaction commits, the relay is woken (:func:`mengchong.storage.database.notify_on_commit`).
+- :meth:`EventBus.publish` is for a change that was not made in a relational transaction (a pet
+  document): the event goes into the outbox on its own, after the change, and the relay is woken.
+  With no subscriber for the event, nothing is written.
+- The relay task publishes each committed row to the queue of every subscriber of its name
+  (``events.<subscriber>``) and marks it relayed. Each subscriber's queue is consumed on its own:
+  a handler that fails is retried with backoff and dead-lettered on its own queue, and never
+  makes another subscriber's handler run again. No handler runs on a request's path.
+- Delivery is at least once and ``event.id`` is stable: wrap a handler in
+  :func:`mengchong.events.once_per_event` to run it once per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from mengchong.config import ConfigError, EventsSettings
+from mengchong.events.catalog import EventPayload
+from mengchong.http.metrics import Metrics
+from mengchong.storage.database import Database, notify_on_commit
+from mengchong.storage.models import OutboxEvent, ProcessedEvent
+from mengchong.storage.queue import Message, Queue
+from mengchong.tasks import Consumer
+
+log = logging.getLogger("mengchong.events")
+
+QUEUE_PREFIX = "events."
+SUBSCRIBER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+P = TypeVar("P", bound=EventPayload)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact another module may react to, as it travels: its name, its payload as JSON, its id."""
+
+    name: str
+    payload: dict[str, Any]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = field(default_factory=utc_now_iso)
+
+    @classmethod
+    def of(cls, payload: EventPayload) -> Event:
+        return cls(payload.NAME, payload.as_payload())
+
+    def data(self, payload_type: type[P]) -> P:
+        """The typed payload; ``payload_type`` must be this event's (a subscriber of several
+        events checks ``event.name`` first)."""
+        if self.name != payload_type.NAME:
+            raise TypeError(f"event {self.name!r} does not carry a {payload_type.__name__}")
+        return payload_type.from_payload(self.payload)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        return cls(name=data["name"], payload=data["payload"], id=data["id"], occurred_at=data["occurred_at"])
+
+
+EventHandler = Callable[[web.Application, Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A plugin's handler of some events, with a durable queue of its own (``events.<name>``).
+
+    ``name`` is stable (renaming it starts a new, empty queue): lowercase letters, digits and
+    ``_ . -``, e.g. ``"leaderboard.points"``."""
+
+    name: str
+    events: tuple[type[EventPayload], ...]
+    handle: EventHandler
+
+    def __post_init__(self) -> None:
+        if not SUBSCRIBER_NAME.fullmatch(self.name):
+            raise ConfigError(f"event subscriber {self.name!r}: use lowercase letters, digits, _ . - (1-63)")
+        if not self.events:
+            raise ConfigError(f"event subscriber {self.name!r}: subscribes to no event")
+
+    @property
+    def queue(self) -> str:
+        return QUEUE_PREFIX + self.name
+
+
+async def record_event(connection: BaseDBAsyncClient, payload: EventPayload) -> Event:
+    """Write the event into the outbox inside the caller's transaction (``connection``); it is
+    relayed once that transaction commits, and never if it rolls back."""
+    event = Event.of(payload)
+    await OutboxEvent.create(event_id=event.id, name=event.name, payload=event.as_dict(), using_db=connection)
+    notify_on_commit()
+    return event
+
+
+class EventBus:
+    def __init__(
+        self,
+        app: web.Application,
+        database: Database,
+        queue: Queue,
+        metrics: Metrics,
+        settings: EventsSettings,
+    ) -> None:
+        self._app = app
+        self._database = database
+        self._queue = queue
+        self._metrics = metrics
+        self._settings = settings
+        self._wakeup = asyncio.Event()
+        self._subscribers: dict[str, Subscriber] = {}
+        self._owners: dict[str, str] = {}
+        self._routes: dict[str, list[Subscriber]] = {}
+        database.on_commit(self.wake)
+
+    def subscribe(self, plugin: str, subscribers: Iterable[Subscriber]) -> None:
+        """Add a plugin's subscribers (at app creation); a name used twice is a ConfigError."""
+        for subscriber in subscribers:
+            if subscriber.name in self._subscribers:
+                owner = self._owners[subscriber.name]
+                raise ConfigError(f"event subscriber {subscriber.name!r} of {plugin} is already {owner}'s")
+            self._subscribers[subscriber.name] = subscriber
+            self._owners[subscriber.name] = plugin
+            for payload_type in dict.fromkeys(subscriber.events):
+                self._routes.setdefault(payload_type.NAME, []).append(subscriber)
+
+    @property
+    def subscribers(self) -> list[Subscriber]:
+        return list(self._subscribers.values())
+
+    def subscribers_of(self, name: str) -> list[Subscriber]:
+        return self._routes.get(name, [])
+
+    async def record(self, payload: EventPayload, *, connection: BaseDBAsyncClient) -> Event:
+        """:func:`record_event`: the event goes out when the caller's transaction commits."""
+        return await record_event(connection, payload)
+
+    async def publish(self, payload: EventPayload) -> Event:
+        """For a change already made outside a relational transaction: the event goes into the
+        outbox on its own (nothing is written when no plugin subscribes to it) and out at once."""
+        event = Event.of(payload)
+        if not self._routes.get(event.name):
+            return event
+        await OutboxEvent.create(event_id=event.id, name=event.name, payload=event.as_dict())
+        if not notify_on_commit():  # outside a transaction: the row has committed already
+            self.wake()
+        return event
+
+    def wake(self) -> None:
+        """Ask the relay to run now rather than at its next interval."""
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        """Send committed outbox rows to their subscribers' queues, oldest first; returns how many
+        rows went out (a row no plugin subscribes to is marked relayed and dropped)."""
+        relayed: list[int] = []
+        error: Exception | None = None
+        async with self._database.transaction() as connection:
+            rows = (
+                await OutboxEvent.filter(relayed_at=None)
+                .order_by("id")
+                .limit(self._settings.relay_batch)
+                .select_for_update(skip_locked=True)
+                .using_db(connection)
+            )
+            for row in rows:
+                try:
+                    for subscriber in self.subscribers_of(row.name):
+                        await self._queue.publish(subscriber.queue, row.payload, message_id=row.event_id)
+                except Exception as exc:  # keep what went out; the rest waits for the next run
+                    error = exc
+                    break
+                relayed.append(row.id)
+            if relayed:
+                await (
+                    OutboxEvent.filter(id__in=relayed)
+                    .using_db(connection)
+                    .update(relayed_at=datetime.now(UTC))
+                )
+        if error is not None:
+            raise error
+        return len(relayed)
+
+    async def run_relay(self, app: web.Application) -> None:
+        """The relay task: wakes on :meth:`wake` or every ``relay_interval_seconds``."""
+        while True:
+            self._wakeup.clear()
+            while await self.relay_once() == self._settings.relay_batch:
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._settings.relay_interval_seconds)
+
+    async def prune_once(self) -> int:
+        """Delete relayed outbox rows and once-per-event marks older than ``keep_days``."""
+        before = datetime.now(UTC) - timedelta(days=self._settings.keep_days)
+        relayed = await OutboxEvent.filter(relayed_at__lt=before).delete()
+        processed = await ProcessedEvent.filter(processed_at__lt=before).delete()
+        return relayed + processed
+
+    async def run_prune(self, app: web.Application) -> None:
+        while True:
+            await self.prune_once()
+            await asyncio.sleep(self._settings.prune_interval_seconds)
+
+    def consumer(self, subscriber: Subscriber) -> Consumer:
+        """The queue consumer of one subscriber: a handler that raises is retried by the queue."""
+
+        async def handle(message: Message) -> None:
+            event = Event.from_dict(message.body)
+            try:
+                await subscriber.handle(self._app, event)
+            except Exception:
+                self._metrics.events.labels(event.name, subscriber.name, "failed").inc()
+                raise
+            self._metrics.events.labels(event.name, subscriber.name, "ok").inc()
+
+        return Consumer(subscriber.queue, handle)
