@@ -15,6 +15,7 @@ from mengchong.accounts import responses, schemas
 from mengchong.accounts.guard import admin_only, authenticated, current_user
 from mengchong.accounts.login import revoke_tokens, wechat_login
 from mengchong.accounts.models import User, UserSettings
+from mengchong.http.conventions import AUTH
 from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error, not_found
 from mengchong.http.schemas import envelope, errors
@@ -24,7 +25,6 @@ from mengchong.storage.database import fetch_rows
 from mengchong.storage.files import is_key
 
 routes = web.RouteTableDef()
-AUTH = [{"bearerAuth": []}]
 
 
 def user_info(user: User, is_new_user: bool) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import marshmallow as m
 
+from mengchong.http.conventions import StrictSchema
+
 NICKNAME_MAX = 20
 DEFAULT_NOTIFICATION_PREFS: dict[str, bool] = {
     "checkin_reminder": True,
@@ -26,12 +28,7 @@ class StrictBoolean(m.fields.Boolean):
         return value
 
 
-class Strict(m.Schema):
-    class Meta:
-        unknown = m.RAISE
-
-
-class LoginBody(Strict):
+class LoginBody(StrictSchema):
     code = m.fields.String(required=True, validate=m.validate.Length(min=1, max=128))
     encryptedData = m.fields.String(validate=m.validate.Length(min=1, max=16_384))
     iv = m.fields.String(validate=m.validate.Length(min=1, max=64))
@@ -51,27 +48,27 @@ def past_date(value: date) -> None:
         raise m.ValidationError("must be after 1900-01-01")
 
 
-class ProfileUpdate(Strict):
+class ProfileUpdate(StrictSchema):
     nickname = m.fields.String()
     avatar_url = m.fields.String(validate=m.validate.Length(max=512))
     gender = m.fields.Integer(strict=True, validate=m.validate.OneOf([0, 1, 2]))
     birthday = m.fields.Date(validate=past_date, allow_none=True)
 
 
-class AvatarBody(Strict):
+class AvatarBody(StrictSchema):
     avatar_url = m.fields.String(required=True, validate=m.validate.Length(min=1, max=512))
 
 
 def prefs_schema(name: str, keys: dict[str, bool]) -> type[m.Schema]:
     fields = {key: StrictBoolean() for key in keys}
-    return type(name, (Strict,), fields)
+    return type(name, (StrictSchema,), fields)
 
 
 NotificationPrefs = prefs_schema("NotificationPrefs", DEFAULT_NOTIFICATION_PREFS)
 PrivacyPrefs = prefs_schema("PrivacyPrefs", DEFAULT_PRIVACY_PREFS)
 
 
-class SettingsUpdate(Strict):
+class SettingsUpdate(StrictSchema):
     notification_prefs = m.fields.Nested(NotificationPrefs)
     privacy_prefs = m.fields.Nested(PrivacyPrefs)
 

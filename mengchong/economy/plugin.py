@@ -23,6 +23,7 @@ from mengchong.economy.models import PointsLedgerEntry
 from mengchong.economy.points import REASON_MAX
 from mengchong.economy.routes_items import routes as item_routes
 from mengchong.hookspecs import hookimpl
+from mengchong.http.conventions import AUTH, StrictSchema
 from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error
 from mengchong.http.pagination import Page, PageQuery
@@ -32,7 +33,6 @@ from mengchong.keys import database_key
 log = logging.getLogger("mengchong.economy")
 
 routes = web.RouteTableDef()
-AUTH = [{"bearerAuth": []}]
 ADMIN_DELTA_MAX = 1_000_000  # far above any real adjustment; catches an extra digit or two
 
 
@@ -46,10 +46,7 @@ def not_blank(value: str) -> None:
         raise m.ValidationError("must not be blank")
 
 
-class PointsAdjustment(m.Schema):
-    class Meta:
-        unknown = m.RAISE
-
+class PointsAdjustment(StrictSchema):
     delta = m.fields.Integer(
         required=True,
         strict=True,

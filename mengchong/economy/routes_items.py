@@ -18,20 +18,17 @@ from mengchong.accounts.guard import authenticated, current_user
 from mengchong.economy import responses
 from mengchong.economy.inventory import list_items
 from mengchong.economy.items import ITEM_TYPE_MAX, Item
+from mengchong.http.conventions import AUTH, StrictSchema
 from mengchong.http.envelope import ok
 from mengchong.http.errors import field_error
 from mengchong.http.schemas import envelope, errors
 from mengchong.keys import database_key, item_catalog_key
 
 routes = web.RouteTableDef()
-AUTH = [{"bearerAuth": []}]
 
 
-class ItemsQuery(m.Schema):
+class ItemsQuery(StrictSchema):
     """``?type=``, both routes' only parameter; any other is a 400 naming it."""
-
-    class Meta:
-        unknown = m.RAISE
 
     type = m.fields.String(
         validate=m.validate.Length(min=1, max=ITEM_TYPE_MAX),
