@@ -58,12 +58,15 @@ def test_the_cli_migrates_twice(database_url, tmp_path):
 
 
 async def test_committed_migrations_match_the_models(example_plugin_path, tmp_path):
-    from mengchong.storage.database import ModelSet
+    """The kernel's, every installed plugin's and the example plugin's."""
+    from mengchong.app import model_sets
+    from mengchong.plugin_manager import build_plugin_manager
 
-    example = ModelSet("example", ["mengchong_example.models"], "mengchong_example.migrations")
-    database = build_database(
-        settings_from({"database": {"url": f"sqlite://{tmp_path}/db.sqlite3"}}), [KERNEL_MODELS, example]
-    )
+    settings = settings_from({"database": {"url": f"sqlite://{tmp_path}/db.sqlite3"}})
+    pm, _ = build_plugin_manager(settings, enable_all=True)
+    sets = model_sets(pm)
+    assert {s.label for s in sets} >= {"core", "example"}
+    database = build_database(settings, sets)
     config = database.tortoise_config()
     async with tortoise_cli_context(config) as context:
         writers = await MigrationAutodetector(context.apps, config["apps"]).changes()

@@ -1,4 +1,5 @@
-"""Things that rot silently: the package list in pyproject.toml and the README's config table."""
+"""Things that rot silently: the package list in pyproject.toml and the README's config table
+(each plugin's own table: tests/kernel/test_plugin_checklist.py)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,3 @@ def test_the_readme_config_reference_is_current():
     start = readme.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
     end = readme.index("<!-- config-reference:end -->")
     assert readme[start:end].strip() == reference_table().strip(), "paste `mengchong config --reference`"
-
-
-def test_the_readme_pets_reference_is_current():
-    from mengchong_plugins.pets.settings import PetsSettings
-
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("<!-- pets-reference:start -->\n") + len("<!-- pets-reference:start -->\n")
-    end = readme.index("<!-- pets-reference:end -->")
-    assert readme[start:end].strip() == reference_table({"pets": PetsSettings}).strip()
