@@ -159,9 +159,7 @@ def mengchong_commands() -> Iterable[Command]:
 
 
 async def on_event(app: web.Application, event: Event) -> None:
-    from mengchong.keys import plugin_settings_key
-
-    if app[plugin_settings_key]["example"].fail_events:  # type: ignore[attr-defined]
+    if plugin_settings(app, ExampleSettings).fail_events:
         raise RuntimeError(f"example handler refuses {event.name}")
     app[seen_events].append(event)
 
