@@ -13,14 +13,12 @@ from functools import partial
 from aiohttp import web
 from pydantic import BaseModel
 
-from mengchong import hookimpl
+from mengchong import hookimpl, plugin_settings
 from mengchong.economy.items import Item
 from mengchong.keys import settings_key
 from mengchong.tasks import Consumer
 from mengchong_plugins.pets import generation, photos, store
-from mengchong_plugins.pets.generator import build_generator
 from mengchong_plugins.pets.routes import routes
-from mengchong_plugins.pets.service import pets_settings
 from mengchong_plugins.pets.settings import PetsSettings
 
 
@@ -31,7 +29,7 @@ def mengchong_settings() -> tuple[str, type[BaseModel]]:
 
 @hookimpl
 def mengchong_items(app: web.Application) -> Iterable[Item]:
-    settings = pets_settings(app)
+    settings = plugin_settings(app, PetsSettings)
     return [
         Item(item_id, effect.type, effect.name or item_id, effect.description)
         for item_id, effect in settings.items.items()
@@ -46,8 +44,8 @@ def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
 @hookimpl
 def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        settings = pets_settings(app)
-        app[generation.generator_key] = build_generator(settings.generator)
+        settings = plugin_settings(app, PetsSettings)
+        app[generation.generator_key] = generation.build_generator(settings)
         app[generation.ttl_key] = settings.generation_result_ttl_seconds
         app[photos.url_key] = photos.url_signing_key(app[settings_key].auth.jwt_secret)
         await store.pets(app).ensure_index("user_id", "created_at")
@@ -63,4 +61,5 @@ def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
 @hookimpl
 def mengchong_consumers(app: web.Application) -> Iterable[Consumer]:
     max_attempts = app[settings_key].queue.max_attempts
-    return [Consumer(generation.GENERATION_QUEUE, partial(generation.run, app, max_attempts=max_attempts))]
+    consume = partial(generation.run_generation_task, app, max_attempts=max_attempts)
+    return [Consumer(generation.GENERATION_QUEUE, consume)]

@@ -1,9 +1,9 @@
 """Uploaded photos: typed by magic bytes, checked against a pixel limit before decoding
 (decompression bombs), decoded in a worker thread under a bounded number of decode slots, shrunk
 to ``photo_max_side`` and re-encoded so EXIF and GPS never survive, and stored under an
-unguessable name. Photos are fetched through URLs signed for their owner, because the mini
-program's ``<image>`` can't send an Authorization header; they are signed with a key of their
-own, derived from the JWT secret (:func:`url_signing_key`).
+unguessable name (:func:`save_photo`). Photos are fetched through URLs signed for their owner,
+because the mini program's ``<image>`` can't send an Authorization header; they are signed with
+a key of their own, derived from the JWT secret (:func:`url_signing_key`).
 
 Memory: a decode holds the whole image (4 bytes a pixel, whatever the file's size: a one-colour
 PNG of 12 megapixels is 50 kB on the wire and 48 MiB decoded). So the pixel limit is checked
@@ -20,14 +20,20 @@ import hashlib
 import hmac
 import io
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
+from mengchong import plugin_settings
+from mengchong.http.conventions import owned
 from mengchong.http.errors import field_error
+from mengchong.keys import clock_key, files_key
+from mengchong_plugins.pets import store
 from mengchong_plugins.pets.decoding import decode_slots
 from mengchong_plugins.pets.settings import PetsSettings
 
@@ -151,7 +157,9 @@ def resize_in_strips(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return resized.convert(image.mode)
 
 
-def decode(data: bytes, kind: str, max_pixels: int, max_side: int) -> tuple[Image.Image, int, bytes | None]:
+def decode_image(
+    data: bytes, kind: str, max_pixels: int, max_side: int
+) -> tuple[Image.Image, int, bytes | None]:
     """The loaded image (a JPEG at reduced scale when it is large), its EXIF orientation and
     its colour profile; the pixel limit is checked before anything is decoded."""
     if kind == "WEBP":
@@ -169,13 +177,13 @@ def decode(data: bytes, kind: str, max_pixels: int, max_side: int) -> tuple[Imag
     return image, image.getexif().get(ORIENTATION, 1), image.info.get("icc_profile")
 
 
-def clean(data: bytes, max_pixels: int, max_side: int) -> CleanPhoto:
+def clean_photo_blocking(data: bytes, max_pixels: int, max_side: int) -> CleanPhoto:
     """Check, shrink and re-encode a photo (blocking: run it in a thread)."""
     kind = sniff(data[:16])
     if kind is None:
         raise field_error("file", "must be a JPEG, PNG or WebP image")
     try:
-        image, orientation, icc = decode(data, kind, max_pixels, max_side)
+        image, orientation, icc = decode_image(data, kind, max_pixels, max_side)
         mode = "RGBA" if image.mode in ("RGBA", "LA", "P") and kind != "JPEG" else "RGB"
         if image.mode != mode:
             image = image.convert(mode)
@@ -194,10 +202,38 @@ def clean(data: bytes, max_pixels: int, max_side: int) -> CleanPhoto:
 
 
 async def clean_photo(app: web.Application, data: bytes, settings: PetsSettings) -> CleanPhoto:
-    """:func:`clean` in a worker thread, once a decode slot is free (else 503)."""
+    """:func:`clean_photo_blocking` in a worker thread, once a decode slot is free (else 503)."""
     return await decode_slots(app, settings).run(
-        clean, data, settings.photo_max_pixels, settings.photo_max_side
+        clean_photo_blocking, data, settings.photo_max_pixels, settings.photo_max_side
     )
+
+
+async def save_photo(app: web.Application, user_id: int, data: bytes) -> str:
+    """Clean an uploaded photo, store its file and its record; returns the photo id."""
+    photo = await clean_photo(app, data, plugin_settings(app, PetsSettings))
+    file_key = await app[files_key].put(photo.data, suffix=photo.suffix)
+    photo_id = uuid.uuid4().hex
+    record = {
+        "user_id": user_id,
+        "file_key": file_key,
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "created_at": store.iso(app[clock_key].now()),
+    }
+    await store.photos(app).insert(record, doc_id=photo_id)
+    return photo_id
+
+
+async def owned_photo(app: web.Application, photo_id: str, user_id: int) -> dict[str, Any]:
+    """The photo's record if it is the user's: 404 none, 403 another's."""
+    return owned(await store.photos(app).get(photo_id), user_id, "Photo")
+
+
+async def photo_content(app: web.Application, photo_id: str, user_id: int) -> tuple[bytes, str]:
+    """The user's photo: its bytes and content type."""
+    photo = await owned_photo(app, photo_id, user_id)
+    return await app[files_key].get(photo["file_key"]), photo["content_type"]
 
 
 def url_signing_key(jwt_secret: str) -> bytes:
@@ -210,7 +246,7 @@ def url_signing_key(jwt_secret: str) -> bytes:
     return hmac.new(jwt_secret.encode(), URL_KEY_LABEL, hashlib.sha256).digest()
 
 
-def sign(key: bytes, photo_id: str, user_id: int, version: int, expires: int) -> str:
+def url_signature(key: bytes, photo_id: str, user_id: int, version: int, expires: int) -> str:
     message = f"{photo_id}:{user_id}:{version}:{expires}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
@@ -220,7 +256,7 @@ def signed_url(base: str, key: bytes, photo_id: str, user_id: int, version: int,
     for its owner only and only while the owner's tokens of ``version`` are valid: logout or a
     ban ends it at once."""
     expires = int(now.timestamp()) + URL_LIFETIME_SECONDS
-    signature = sign(key, photo_id, user_id, version, expires)
+    signature = url_signature(key, photo_id, user_id, version, expires)
     query = f"uid={user_id}&ver={version}&exp={expires}&sig={signature}"
     return f"{base.rstrip('/')}/v1/pets/photos/{photo_id}?{query}"
 
@@ -237,6 +273,6 @@ def verify_signature(
     signature = query.get("sig", "")
     if expires < now.timestamp() or not signature.isascii():
         return None
-    if not hmac.compare_digest(sign(key, photo_id, user_id, version, expires), signature):
+    if not hmac.compare_digest(url_signature(key, photo_id, user_id, version, expires), signature):
         return None
     return user_id, version

@@ -1,42 +1,24 @@
-"""The pets routes of seed §5.3 and §5.4."""
+"""The pets routes of seed §5.3 and §5.4. Each handler validates (its decorators), calls one
+function of the service, photos or generation module and answers the view of what it got."""
 
 from __future__ import annotations
-
-import uuid
-from typing import Any
 
 from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, querystring_schema, request_schema, response_schema
 
-from mengchong.accounts.guard import CurrentUser, accepting, auth_state_of, authenticated, current_user
+from mengchong import plugin_settings
+from mengchong.accounts.guard import accepting, auth_state_of, authenticated, current_user
+from mengchong.http.conventions import AUTH, OPTIONAL_AUTH
 from mengchong.http.envelope import ok
-from mengchong.http.errors import field_error, forbidden, not_found
 from mengchong.http.pagination import Page, PageQuery
 from mengchong.http.schemas import envelope, errors, page
 from mengchong.http.uploads import read_file_field
-from mengchong.http.urls import public_base_url
-from mengchong.keys import cache_key, clock_key, documents_key, files_key
+from mengchong.keys import clock_key
 from mengchong.moderation import checked_text
-from mengchong_plugins.pets import generation, photos, schemas, service, store
+from mengchong_plugins.pets import generation, photos, schemas, service, views
+from mengchong_plugins.pets.settings import PetsSettings
 
 routes = web.RouteTableDef()
-AUTH = [{"bearerAuth": []}]
-PHOTOS = "pet_photos"
-
-
-def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> str | None:
-    """The photo's signed URL, under the base this request's client reaches us at."""
-    if not photo_id:
-        return None
-    app = request.app
-    return photos.signed_url(
-        public_base_url(request),
-        app[photos.url_key],
-        photo_id,
-        user.id,
-        user.token_version,
-        app[clock_key].now(),
-    )
 
 
 @routes.post("/v1/pets/upload_photo")
@@ -51,38 +33,18 @@ def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> 
 @authenticated
 async def upload_photo(request: web.Request) -> web.Response:
     user = await current_user(request)
-    settings = service.pets_settings(request.app)
-    raw = await read_file_field(request, "file", max_bytes=settings.photo_max_bytes)
-    photo = await photos.clean_photo(request.app, raw, settings)
-    file_key = await request.app[files_key].put(photo.data, suffix=photo.suffix)
-    photo_id = uuid.uuid4().hex
-    record = {
-        "user_id": user.id,
-        "file_key": file_key,
-        "content_type": photo.content_type,
-        "width": photo.width,
-        "height": photo.height,
-        "created_at": store.iso(request.app[clock_key].now()),
-    }
-    await request.app[documents_key].collection(PHOTOS).insert(record, doc_id=photo_id)
-    data = {"photo_id": photo_id, "photo_url": photo_url(request, photo_id, user)}
+    max_bytes = plugin_settings(request.app, PetsSettings).photo_max_bytes
+    raw = await read_file_field(request, "file", max_bytes=max_bytes)
+    photo_id = await photos.save_photo(request.app, user.id, raw)
+    data = {"photo_id": photo_id, "photo_url": views.photo_url(request, photo_id, user)}
     return ok(data, "Photo uploaded successfully")
-
-
-async def owned_photo(request: web.Request, photo_id: str, user_id: int) -> dict[str, Any]:
-    photo = await request.app[documents_key].collection(PHOTOS).get(photo_id)
-    if photo is None:
-        raise not_found("Photo")
-    if photo["user_id"] != user_id:
-        raise forbidden("This photo belongs to another user")
-    return photo
 
 
 @routes.get("/v1/pets/photos/{photo_id}")
 @docs(
     tags=["pets"],
     summary="A photo, for its owner (signed URL or bearer token)",
-    security=[*AUTH, {}],
+    security=OPTIONAL_AUTH,
     parameters=schemas.PHOTO_SIGNATURE_PARAMETERS,
     responses={"200": schemas.PHOTO_CONTENT, **errors(401, 403, 404)},
 )
@@ -95,11 +57,10 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
         user_id = (await current_user(request)).id
     else:
         user_id, version = signed
-        accepting(await auth_state_of(request.app, user_id), version)  # 401 after logout or a ban
-    photo = await owned_photo(request, photo_id, user_id)
-    data = await request.app[files_key].get(photo["file_key"])
+        accepting(await auth_state_of(app, user_id), version)  # 401 after logout or a ban
+    data, content_type = await photos.photo_content(app, photo_id, user_id)
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    return web.Response(body=data, content_type=photo["content_type"], headers=headers)
+    return web.Response(body=data, content_type=content_type, headers=headers)
 
 
 @routes.post("/v1/pets/generate")
@@ -115,8 +76,9 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
 async def generate(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]
-    photo = await owned_photo(request, body["photo_id"], user.id)
-    task_id = await generation.start(request.app, user.id, photo, body["user_selected_attributes"])
+    task_id = await generation.start_generation(
+        request.app, user.id, body["photo_id"], body["user_selected_attributes"]
+    )
     return ok({"generation_task_id": task_id, "status": "pending"}, "Pet generation initiated")
 
 
@@ -132,14 +94,9 @@ async def generate(request: web.Request) -> web.Response:
 @authenticated
 async def generation_status(request: web.Request) -> web.Response:
     user = await current_user(request)
-    app, task_id = request.app, request["match_info"]["task_id"]
-    task = await generation.owned_entry(app, generation.task_key(app, task_id), "task_id", task_id, user.id)
-    result = None
-    if task["status"] == "done":
-        result = await request.app[cache_key].get_json(
-            generation.result_key(app, task["generation_result_id"])
-        )
-    return ok(generation.task_view(task_id, task, result))
+    task_id = request["match_info"]["task_id"]
+    task, result = await generation.task_with_result(request.app, task_id, user.id)
+    return ok(views.task_view(task_id, task, result))
 
 
 @routes.post("/v1/pets")
@@ -154,22 +111,13 @@ async def generation_status(request: web.Request) -> web.Response:
 @authenticated
 async def adopt(request: web.Request) -> web.Response:
     user = await current_user(request)
-    body, app = request["data"], request.app
+    body = request["data"]
     name = await checked_text(request, "pet_name", body["pet_name"], user.openid, schemas.PET_NAME_MAX)
-    result_id = body["generation_result_id"]
-    entry = await generation.owned_entry(
-        app, generation.result_key(app, result_id), "generation_result_id", result_id, user.id
-    )
-    generated = {**entry["result"]}
     personality = body["initial_attributes"].get("personality")
-    if personality is not None:
-        known = service.pets_settings(app).personalities
-        if personality not in known:
-            raise field_error("initial_attributes.personality", f"must be one of {', '.join(sorted(known))}")
-        generated["personality"] = personality
-    pet = await service.adopt(app, user.id, result_id, generated, name, entry["photo_id"])
-    state = store.state_of(pet)
-    view = store.pet_view(pet, state, photo_url(request, pet["photo_id"], user))
+    pet, state = await service.adopt_pet(
+        request.app, user.id, body["generation_result_id"], name, personality
+    )
+    view = views.pet_view(pet, state, views.photo_url(request, pet["photo_id"], user))
     return ok(view, "Pet adopted successfully", status=201)
 
 
@@ -181,10 +129,8 @@ async def adopt(request: web.Request) -> web.Response:
 async def list_pets(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
-    found, total = await store.page_of(
-        store.pets(request.app), {"user_id": user.id}, [("created_at", 1)], page, store.SUMMARY_FIELDS
-    )
-    items = [store.summary_view(pet, photo_url(request, pet.get("photo_id"), user)) for pet in found]
+    found, total = await service.list_pets(request.app, user.id, page)
+    items = [views.summary_view(pet, views.photo_url(request, pet.get("photo_id"), user)) for pet in found]
     return ok(page.envelope(items, total))
 
 
@@ -195,9 +141,8 @@ async def list_pets(request: web.Request) -> web.Response:
 @authenticated
 async def get_pet(request: web.Request) -> web.Response:
     user = await current_user(request)
-    pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
-    state = await service.read(request.app, pet)
-    return ok(store.pet_view(pet, state, photo_url(request, pet.get("photo_id"), user)))
+    pet, state = await service.pet_now(request.app, user.id, request["match_info"]["pet_id"])
+    return ok(views.pet_view(pet, state, views.photo_url(request, pet.get("photo_id"), user)))
 
 
 @routes.get("/v1/pets/{pet_id}/interactions")
@@ -209,18 +154,15 @@ async def get_pet(request: web.Request) -> web.Response:
 )
 @response_schema(envelope(page(schemas.Interaction)))
 @match_info_schema(schemas.PetPath)
-@querystring_schema(schemas.HistoryQuery)
+@querystring_schema(PageQuery)
 @authenticated
 async def history(request: web.Request) -> web.Response:
     user = await current_user(request)
-    pet = await store.owned_pet(request.app, request.match_info["pet_id"], user.id)
     page = Page.from_query(request["querystring"])
-    newest_first = [("created_at", -1)]
-    found, total = await store.page_of(
-        store.interactions(request.app), {"pet_id": pet["id"]}, newest_first, page
+    found, total = await service.interaction_history(
+        request.app, user.id, request["match_info"]["pet_id"], page
     )
-    items = [{k: v for k, v in entry.items() if k not in ("user_id", "version")} for entry in found]
-    return ok(page.envelope(items, total))
+    return ok(page.envelope([views.interaction_view(entry) for entry in found], total))
 
 
 @routes.post("/v1/pets/{pet_id}/interact")
@@ -237,14 +179,7 @@ async def history(request: web.Request) -> web.Response:
 async def interact(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]
-    pet, result = await service.perform(
-        request.app, user.id, request.match_info["pet_id"], body["interaction_type"], body.get("item_id")
+    pet, result = await service.interact_with_pet(
+        request.app, user.id, request["match_info"]["pet_id"], body["interaction_type"], body.get("item_id")
     )
-    reward = {
-        "experience": result.experience_gained,
-        "affection": round(result.affection_gained, 2),
-        "level": result.level,
-        "levels_passed": result.levels_passed,
-    }
-    data = {"updated_status": result.status.rounded(), "reward": reward, "level": pet["level"]}
-    return ok(data, "Interaction successful")
+    return ok(views.interaction_outcome_view(pet, result), "Interaction successful")

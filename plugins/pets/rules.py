@@ -7,7 +7,7 @@ Local days (the daily cap's) are the kernel's (:mod:`mengchong.clock`).
 
 The one order that keeps results independent of how often a pet is read: bring the status up
 to ``now`` with :func:`decay`, then apply the interaction, then store the status with
-``status_at = max(status_at, now)`` (what :func:`interact` returns). Store the floats as they
+``status_at = max(status_at, now)`` (what :func:`resolve_interaction` returns). Store the floats as they
 are; rounding happens only for display (:meth:`Status.rounded`).
 """
 
@@ -20,8 +20,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from mengchong.clock import require_aware, seconds_until_next_local_day
-
-from .settings import InteractionRule, ItemEffect, PetsSettings, StatusValues
+from mengchong_plugins.pets.settings import InteractionRule, ItemEffect, PetsSettings, StatusValues
 
 STATUS_MIN = 0.0
 STATUS_MAX = 100.0
@@ -244,7 +243,7 @@ def cooldown_left(
 
 @dataclass(frozen=True)
 class PetState:
-    """What :func:`interact` needs to know of a pet, as stored."""
+    """What :func:`resolve_interaction` needs to know of a pet, as stored."""
 
     status: Status
     status_at: datetime  # when `status` was true
@@ -271,7 +270,7 @@ class InteractionResult:
         return bool(self.levels_passed)
 
 
-def interact(
+def resolve_interaction(
     pet: PetState,
     interaction_type: str,
     item: ItemEffect | None,

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import marshmallow as m
 
-from mengchong.http.pagination import PageQuery
+from mengchong.http.conventions import HEX_ID_PATTERN, StrictSchema, hex_id
 
 PET_NAME_MAX = 12
-HEX_ID = m.validate.Regexp(r"^[0-9a-f]{32}$", error="must be 32 lowercase hex characters")
 
 
-class Strict(m.Schema):
-    class Meta:
-        unknown = m.RAISE
-
-
-class GenerateBody(Strict):
-    photo_id = m.fields.String(required=True, validate=HEX_ID)
+class GenerateBody(StrictSchema):
+    photo_id = hex_id()
     user_selected_attributes = m.fields.Dict(keys=m.fields.String(), load_default=dict)
 
 
@@ -34,31 +28,27 @@ class InitialAttributes(m.Schema):
     )
 
 
-class AdoptBody(Strict):
-    generation_result_id = m.fields.String(required=True, validate=HEX_ID)
+class AdoptBody(StrictSchema):
+    generation_result_id = hex_id()
     pet_name = m.fields.String(required=True)
     initial_attributes = m.fields.Nested(InitialAttributes, load_default=dict)
 
 
-class InteractBody(Strict):
+class InteractBody(StrictSchema):
     interaction_type = m.fields.String(required=True, validate=m.validate.Length(min=1, max=32))
     item_id = m.fields.String(validate=m.validate.Length(min=1, max=64), allow_none=True)
 
 
-class PetPath(m.Schema):
-    pet_id = m.fields.String(required=True, validate=HEX_ID)
+class PetPath(StrictSchema):
+    pet_id = hex_id()
 
 
-class TaskPath(m.Schema):
-    task_id = m.fields.String(required=True, validate=HEX_ID)
+class TaskPath(StrictSchema):
+    task_id = hex_id()
 
 
-class PhotoPath(m.Schema):
-    photo_id = m.fields.String(required=True, validate=HEX_ID)
-
-
-class HistoryQuery(PageQuery):
-    pass
+class PhotoPath(StrictSchema):
+    photo_id = hex_id()
 
 
 # --- What the routes answer (the ``data`` of each success envelope in /openapi.json) ---------
@@ -85,12 +75,12 @@ PHOTO_CONTENT = {
 
 
 class PhotoUploaded(m.Schema):
-    photo_id = m.fields.String(required=True, validate=HEX_ID)
+    photo_id = hex_id()
     photo_url = m.fields.String(required=True, metadata={"description": "signed URL, valid for its owner"})
 
 
 class GenerationStarted(m.Schema):
-    generation_task_id = m.fields.String(required=True, validate=HEX_ID)
+    generation_task_id = hex_id()
     status = m.fields.String(required=True, validate=m.validate.OneOf(["pending"]))
 
 
@@ -102,10 +92,10 @@ class PetPreview(m.Schema):
 
 
 class GenerationTask(m.Schema):
-    generation_task_id = m.fields.String(required=True, validate=HEX_ID)
+    generation_task_id = hex_id()
     status = m.fields.String(required=True, validate=m.validate.OneOf(["pending", "done", "failed"]))
     error = m.fields.String(metadata={"description": "why, when failed"})
-    generation_result_id = m.fields.String(validate=HEX_ID, metadata={"description": "when done"})
+    generation_result_id = m.fields.String(metadata={"pattern": HEX_ID_PATTERN, "description": "when done"})
     pet_preview_data = m.fields.Nested(PetPreview, metadata={"description": "when done"})
 
 
@@ -117,7 +107,7 @@ class PetStatus(m.Schema):
 
 
 class PetSummary(m.Schema):
-    pet_id = m.fields.String(required=True, validate=HEX_ID)
+    pet_id = hex_id()
     name = m.fields.String(required=True)
     species = m.fields.String(required=True)
     level = m.fields.Integer(required=True, validate=m.validate.Range(min=1))
@@ -136,7 +126,7 @@ class Pet(PetSummary):
 
 class Interaction(m.Schema):
     id = m.fields.String(required=True)
-    pet_id = m.fields.String(required=True, validate=HEX_ID)
+    pet_id = hex_id()
     interaction_type = m.fields.String(required=True)
     item_id = m.fields.String(required=True, allow_none=True)
     deltas = m.fields.Dict(keys=m.fields.String(), values=m.fields.Float(), required=True)

@@ -1,4 +1,4 @@
-"""Adoption, reads with decay written back, and interactions.
+"""Adoption, reads with decay written back, lists, and interactions: what the pets routes call.
 
 An interaction with an item is serialised per pet (a cache lock) and takes its item from the
 inventory in a relational transaction; every interaction writes the pet with a compare-and-set
@@ -21,6 +21,7 @@ from mengchong.clock import local_day
 from mengchong.economy.inventory import consume_items, grant_items
 from mengchong.events import PetAdopted, PetInteracted, PetLeveledUp
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict, field_error
+from mengchong.http.pagination import Page
 from mengchong.keys import (
     cache_key,
     clock_key,
@@ -30,15 +31,15 @@ from mengchong.keys import (
     settings_key,
 )
 from mengchong.storage.documents import DuplicateDocument, Record
-from mengchong_plugins.pets import store
+from mengchong_plugins.pets import generation, store
 from mengchong_plugins.pets.rules import (
     InteractionRefused,
     InteractionResult,
     InteractionThrottled,
     PetState,
     Status,
-    interact,
     pet_at,
+    resolve_interaction,
 )
 from mengchong_plugins.pets.settings import PetsSettings
 
@@ -48,15 +49,18 @@ RETRY_PAUSE_SECONDS = 0.004  # the most a lost round waits, times its number, be
 LOCK_WAIT_SECONDS = 10.0
 
 
-def pets_settings(app: web.Application) -> PetsSettings:
-    return plugin_settings(app, PetsSettings)
-
-
-async def adopt(
-    app: web.Application, user_id: int, result_id: str, generated: dict[str, Any], name: str, photo_id: str
-) -> dict[str, Any]:
-    """Create the pet from a generation result; a result can be adopted once (409)."""
-    settings = pets_settings(app)
+async def adopt_pet(
+    app: web.Application, user_id: int, result_id: str, name: str, personality: str | None
+) -> tuple[dict[str, Any], PetState]:
+    """Create the pet from the user's generation result, with the ``personality`` the user chose
+    (one of ``pets.personalities``, else 400) or the generated one; a result is adopted once (409).
+    Returns the stored pet and its state."""
+    settings = plugin_settings(app, PetsSettings)
+    entry = await generation.owned_result(app, result_id, user_id)
+    generated = entry["result"]
+    if personality is not None and personality not in settings.personalities:
+        known = ", ".join(sorted(settings.personalities))
+        raise field_error("initial_attributes.personality", f"must be one of {known}")
     collection = store.pets(app)
     now = app[clock_key].now()
     async with app[cache_key].lock(
@@ -72,10 +76,10 @@ async def adopt(
             "user_id": user_id,
             "name": name,
             "species": generated["species"],
-            "personality": generated["personality"],
+            "personality": personality or generated["personality"],
             "appearance_features": generated["appearance_features"],
             "model_data": generated["model_data"],
-            "photo_id": photo_id,
+            "photo_id": entry["photo_id"],
             "generation_result_id": result_id,
             "created_at": store.iso(now),
             "last_interaction_at": None,
@@ -97,40 +101,57 @@ async def adopt(
             experience=pet["experience"],
         )
     )
-    return pet
+    return pet, store.state_of(pet)
 
 
-async def read(app: web.Application, pet: dict[str, Any]) -> PetState:
-    """The pet now, decay applied. Decay is path-independent, so the result is the same whether
-    or not it is stored; it is written back once the stored state is ``decay_write_back_seconds``
-    old, so a pet read often is not rewritten on every read (a lost race just means someone else
-    wrote)."""
-    settings = pets_settings(app)
+async def pet_now(app: web.Application, user_id: int, pet_id: str) -> tuple[dict[str, Any], PetState]:
+    """The user's pet and its state now, decay applied. Decay is path-independent, so the result is
+    the same whether or not it is stored; it is written back once the stored state is
+    ``decay_write_back_seconds`` old, so a pet read often is not rewritten on every read (a lost
+    race just means someone else wrote)."""
+    settings = plugin_settings(app, PetsSettings)
+    pet = await store.owned_pet(app, pet_id, user_id)
     now = app[clock_key].now()
     stored = store.state_of(pet)
     state = pet_at(stored, now, settings)
     if (now - stored.status_at).total_seconds() >= settings.decay_write_back_seconds:
         await store.pets(app).update(pet["id"], store.state_fields(state), expected_version=pet["version"])
-    return state
+    return pet, state
 
 
-def refusal(exc: InteractionRefused | InteractionThrottled) -> ApiError:
+async def list_pets(app: web.Application, user_id: int, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """A page of the user's pets, oldest first (only :data:`store.SUMMARY_FIELDS`), and their total."""
+    return await store.page_of(
+        store.pets(app), {"user_id": user_id}, [("created_at", 1)], page, store.SUMMARY_FIELDS
+    )
+
+
+async def interaction_history(
+    app: web.Application, user_id: int, pet_id: str, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the user's pet's interactions, newest first, and their total."""
+    pet = await store.owned_pet(app, pet_id, user_id)
+    return await store.page_of(store.interactions(app), {"pet_id": pet["id"]}, [("created_at", -1)], page)
+
+
+def refusal_error(exc: InteractionRefused | InteractionThrottled) -> ApiError:
+    """The API error of a refusal by the rules: 429 with Retry-After, or 400 naming the field."""
     if isinstance(exc, InteractionThrottled):
         retry_after = max(1, int(exc.retry_after + 0.999))
         return ApiError(ErrorCode.RATE_LIMITED, exc.message, headers={"Retry-After": str(retry_after)})
     return ApiError(ErrorCode.BAD_REQUEST, exc.message, [FieldError(exc.field, exc.reason)])
 
 
-def plan(
+def plan_interaction(
     app: web.Application, pet: dict[str, Any], interaction_type: str, item_id: str | None, now: datetime
 ) -> tuple[InteractionResult, dict[str, Any]]:
     """What the interaction does to this pet document at ``now``, and the fields to write."""
-    settings = pets_settings(app)
+    settings = plugin_settings(app, PetsSettings)
     timezone = app[settings_key].app.timezone
     today = local_day(now, timezone).isoformat()
     earned = pet["earned"]["experience"] if pet["earned"]["day"] == today else 0
     try:
-        result = interact(
+        result = resolve_interaction(
             store.state_of(pet),
             interaction_type,
             settings.items[item_id] if item_id is not None else None,
@@ -142,7 +163,7 @@ def plan(
             item_id=item_id,
         )
     except (InteractionRefused, InteractionThrottled) as exc:
-        raise refusal(exc) from None
+        raise refusal_error(exc) from None
     changes = {
         **store.state_fields(PetState(result.status, result.status_at, result.level, result.experience)),
         "last_interaction_at": store.iso(now),
@@ -152,7 +173,7 @@ def plan(
     return result, changes
 
 
-async def write(
+async def write_interaction(
     app: web.Application,
     pet: dict[str, Any],
     planned: tuple[InteractionResult, dict[str, Any], datetime],
@@ -172,7 +193,7 @@ async def write(
             await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
             pet = await store.owned_pet(app, pet["id"], user_id)
             now = app[clock_key].now()
-            result, changes = plan(app, pet, interaction_type, item_id, now)
+            result, changes = plan_interaction(app, pet, interaction_type, item_id, now)
         entry = history_entry(user_id, pet["id"], interaction_type, item_id, result, now)
         updated = await collection.update(pet["id"], changes, expected_version=pet["version"], record=entry)
         if updated is not None:
@@ -202,7 +223,7 @@ def history_entry(
     return Record(store.INTERACTIONS, entry, uuid.uuid4().hex)
 
 
-async def perform(
+async def interact_with_pet(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
 ) -> tuple[dict[str, Any], InteractionResult]:
     """One interaction, start to finish; returns the stored pet and what happened.
@@ -211,24 +232,28 @@ async def perform(
     will be written. Without one there is nothing to take or give back, and the compare-and-set
     alone keeps concurrent writers apart: no lock, two cache round trips fewer."""
     if item_id is None:
-        return await interact_unlocked(app, user_id, pet_id, interaction_type, None)
-    if item_id not in pets_settings(app).items:
+        return await interact_without_lock(app, user_id, pet_id, interaction_type, None)
+    if item_id not in plugin_settings(app, PetsSettings).items:
         raise field_error("item_id", f"unknown item {item_id!r}")
     lock = app[cache_key].lock(f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS)
     async with lock:
-        return await interact_unlocked(app, user_id, pet_id, interaction_type, item_id)
+        return await interact_without_lock(app, user_id, pet_id, interaction_type, item_id)
 
 
-async def interact_unlocked(
+async def interact_without_lock(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
 ) -> tuple[dict[str, Any], InteractionResult]:
+    """One interaction, the pet's lock held when it takes an item (:func:`interact_with_pet`)."""
     pet = await store.owned_pet(app, pet_id, user_id)
     now = app[clock_key].now()
-    result, changes = plan(app, pet, interaction_type, item_id, now)  # refusals before the item goes
+    # Planned before the item is taken, so that a refusal costs nothing.
+    result, changes = plan_interaction(app, pet, interaction_type, item_id, now)
     if item_id is not None:
         await take_item(app, user_id, item_id)
     try:
-        written = await write(app, pet, (result, changes, now), user_id, interaction_type, item_id)
+        written = await write_interaction(
+            app, pet, (result, changes, now), user_id, interaction_type, item_id
+        )
     except BaseException:  # refused when planned again after a lost race, a backend, a deadline
         if item_id is not None:
             await give_item_back(app, user_id, item_id)
@@ -242,21 +267,23 @@ async def interact_unlocked(
             headers={"Retry-After": "1"},
         )
     updated, result = written
-    await announce(app, user_id, pet_id, interaction_type, result)
+    await announce_interaction(app, user_id, pet_id, interaction_type, result)
     return updated, result
 
 
 async def take_item(app: web.Application, user_id: int, item_id: str) -> None:
+    """One of the item out of the user's inventory (422 when none is left)."""
     async with app[database_key].transaction() as connection:
         await consume_items(connection, user_id, item_id, 1)
 
 
 async def give_item_back(app: web.Application, user_id: int, item_id: str) -> None:
+    """The item taken for an interaction that was not written, back into the inventory."""
     async with app[database_key].transaction() as connection:
         await grant_items(connection, app[item_catalog_key], user_id, item_id, 1)
 
 
-async def announce(
+async def announce_interaction(
     app: web.Application, user_id: int, pet_id: str, interaction_type: str, result: InteractionResult
 ) -> None:
     """Tell the other modules, with the pet's level and experience after the interaction."""

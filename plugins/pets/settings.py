@@ -4,7 +4,9 @@ Status values (mood, hunger, cleanliness, affection) run 0..100; hunger is satie
 full. Rates are points per hour. ``items`` are the pets' items with their names and effects
 (:class:`ItemEffect`); the plugin adds them to the kernel's item catalog. ``interactions``
 always holds all five interaction types: a config file that sets only
-``[pets.interactions.feeding] cooldown_seconds = 60`` keeps every other default.
+``[pets.interactions.feeding] cooldown_seconds = 60`` keeps every other default. ``species`` and
+``personalities`` are the only ones a pet can have; what generation reads is in
+:mod:`mengchong_plugins.pets.generator_settings`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mengchong.economy.items import DESCRIPTION_MAX, NAME_MAX, item_id_problem
-from mengchong_plugins.pets.generator import GeneratorSettings
+from mengchong_plugins.pets.generator_settings import (
+    DEFAULT_SPECIES,
+    WARM_COLORS,
+    GeneratorSettings,
+    Look,
+    Species,
+    SpeciesName,
+)
 
 StatusField = Literal["mood", "hunger", "cleanliness", "affection"]
 ItemType = Literal["food", "toy"]
@@ -113,13 +122,17 @@ class ItemEffect(_Model):
 
 
 class Personality(_Model):
-    """What a pet of this personality likes; liked things give ``preference_bonus`` more."""
+    """What a pet of this personality likes (liked things give ``preference_bonus`` more), and the
+    look of a photo that gives it."""
 
     preferred_items: tuple[str, ...] = Field((), description="item ids this personality likes")
     preferred_tags: tuple[str, ...] = Field((), description="item tags this personality likes")
     preferred_interactions: tuple[str, ...] = Field((), description="interaction types it likes")
     preference_bonus: float = Field(
         0.5, ge=0, le=10, description="0.5 = positive status changes of liked things are 50% larger"
+    )
+    look: Look | None = Field(
+        None, description="a photo of this look gets this personality (none: only when the user chooses it)"
     )
 
     @field_validator("preferred_interactions")
@@ -232,12 +245,29 @@ DEFAULT_ITEMS: dict[str, ItemEffect] = {
     ),
 }
 
+# In the order the built-in generator tries their looks on a photo.
 DEFAULT_PERSONALITIES: dict[str, Personality] = {
-    "playful": Personality(preferred_tags=("ball", "active"), preferred_interactions=("playing",)),
-    "calm": Personality(preferred_tags=("feather",), preferred_interactions=("petting",)),
-    "greedy": Personality(preferred_tags=("sweet", "treat", "meat"), preferred_interactions=("feeding",)),
-    "shy": Personality(preferred_items=("food.fish",), preferred_interactions=("petting", "cleaning")),
-    "curious": Personality(preferred_tags=("feather", "chase"), preferred_interactions=("training",)),
+    "shy": Personality(
+        preferred_items=("food.fish",),
+        preferred_interactions=("petting", "cleaning"),
+        look=Look(brightness_below=0.3),
+    ),
+    "playful": Personality(
+        preferred_tags=("ball", "active"),
+        preferred_interactions=("playing",),
+        look=Look(brightness_at_least=0.45, contrast_at_least=0.4),
+    ),
+    "curious": Personality(
+        preferred_tags=("feather", "chase"),
+        preferred_interactions=("training",),
+        look=Look(patterns=("striped", "spotted")),
+    ),
+    "greedy": Personality(
+        preferred_tags=("sweet", "treat", "meat"),
+        preferred_interactions=("feeding",),
+        look=Look(saturation_at_least=0.5, color_names=WARM_COLORS),
+    ),
+    "calm": Personality(preferred_tags=("feather",), preferred_interactions=("petting",), look=Look()),
 }
 
 
@@ -306,6 +336,12 @@ class PetsSettings(_Model):
         "false: they still change status but earn no experience",
     )
     level_curve: LevelCurve = Field(LevelCurve(), description="experience needed per level")
+    species: dict[SpeciesName, Species] = Field(
+        default_factory=lambda: dict(DEFAULT_SPECIES),
+        min_length=1,
+        description="species name -> its model; the first is what the built-in generator makes "
+        "when the user chose none",
+    )
     generator: GeneratorSettings = Field(
         GeneratorSettings(), description="the built-in image analysis, or an HTTP AI provider"
     )
@@ -315,7 +351,10 @@ class PetsSettings(_Model):
         description="item id -> its name, description and effect data; each is in the item catalog",
     )
     personalities: dict[str, Personality] = Field(
-        default_factory=lambda: dict(DEFAULT_PERSONALITIES), description="personality name -> its likes"
+        default_factory=lambda: dict(DEFAULT_PERSONALITIES),
+        min_length=1,
+        description="personality name -> its likes and look; the built-in generator gives a photo "
+        "the first whose look it has, else the first listed",
     )
     interactions: dict[str, InteractionRule] = Field(
         default_factory=lambda: {

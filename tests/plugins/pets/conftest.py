@@ -1,34 +1,11 @@
-"""Fixtures of the pets tests: an app with the pets plugin on either profile, logged-in users,
-and photos made with Pillow."""
+"""Fixtures of the pets tests: an app with the pets plugin on either profile and a logged-in user.
+Helpers the tests share are in pets_support.py."""
 
 from __future__ import annotations
 
-import asyncio
-import io
-
-import jwt
 import pytest
-from PIL import Image
 
-from mengchong.economy.inventory import grant_items, list_items
-from mengchong.keys import database_key, item_catalog_key
 from support import bearer, login, settings_from
-
-
-def striped_photo(fmt: str = "JPEG") -> bytes:
-    image = Image.new("RGB", (400, 300), "white")
-    for x in range(0, 400, 40):
-        image.paste((0, 0, 0), (x, 0, x + 20, 300))
-    out = io.BytesIO()
-    image.save(out, format=fmt)
-    return out.getvalue()
-
-
-def orange_photo(fmt: str = "PNG") -> bytes:
-    image = Image.new("RGB", (300, 400), (255, 140, 0))
-    out = io.BytesIO()
-    image.save(out, format=fmt)
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -44,72 +21,3 @@ async def client(profile, make_client, pets_overrides):
 @pytest.fixture
 async def alice(client) -> dict[str, str]:
     return bearer((await login(client, "alice"))["token"])
-
-
-async def upload(client, auth, data: bytes, filename: str = "photo.jpg") -> dict:
-    import aiohttp
-
-    form = aiohttp.FormData()
-    form.add_field("file", data, filename=filename, content_type="application/octet-stream")
-    response = await client.post("/v1/pets/upload_photo", data=form, headers=auth)
-    body = await response.json()
-    assert response.status == 200, body
-    return body["data"]
-
-
-async def get_data(client, path: str, auth: dict) -> dict:
-    """GET a path and return the envelope's data."""
-    response = await client.get(path, headers=auth)
-    body = await response.json()
-    assert response.status == 200, body
-    return body["data"]
-
-
-async def generated(client, auth, photo_id: str, attributes: dict | None = None) -> dict:
-    """Start a generation and wait until it is done; returns the task view."""
-    body = {"photo_id": photo_id, "user_selected_attributes": attributes or {}}
-    start = await client.post("/v1/pets/generate", json=body, headers=auth)
-    task_id = (await start.json())["data"]["generation_task_id"]
-    for _ in range(300):
-        view = (await (await client.get(f"/v1/pets/generate/{task_id}", headers=auth)).json())["data"]
-        if view["status"] != "pending":
-            return view
-        await asyncio.sleep(0.05)
-    raise AssertionError("generation never finished")
-
-
-async def adopted(
-    client, auth, photo: bytes = b"", name: str = "小白", attributes: dict | None = None
-) -> dict:
-    uploaded = await upload(client, auth, photo or orange_photo())
-    view = await generated(client, auth, uploaded["photo_id"], attributes)
-    assert view["status"] == "done", view
-    body = {"generation_result_id": view["generation_result_id"], "pet_name": name}
-    response = await client.post("/v1/pets", json=body, headers=auth)
-    payload = await response.json()
-    assert response.status == 201, payload
-    return payload["data"]
-
-
-async def give(client, user_id: int, item_id: str, quantity: int) -> None:
-    database = client.server.app[database_key]
-    with database.activate():
-        async with database.transaction() as connection:
-            await grant_items(connection, client.server.app[item_catalog_key], user_id, item_id, quantity)
-
-
-def user_id_of(auth: dict) -> int:
-    return int(jwt.decode(auth["Authorization"].split()[1], options={"verify_signature": False})["sub"])
-
-
-async def act(client, auth, pet_id: str, kind: str, item_id: str | None = None):
-    body = {"interaction_type": kind, **({"item_id": item_id} if item_id else {})}
-    response = await client.post(f"/v1/pets/{pet_id}/interact", json=body, headers=auth)
-    return response, await response.json()
-
-
-async def held(client, user_id: int, item_id: str) -> int:
-    database = client.server.app[database_key]
-    with database.activate():
-        items = await list_items(database.connection, user_id)
-    return next((item["quantity"] for item in items if item["item_id"] == item_id), 0)

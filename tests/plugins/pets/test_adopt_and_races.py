@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import act, generated, get_data, orange_photo, upload
+
+from pets_support import act, adopted, generated, get_data, orange_photo, upload
 
 PERSONALITY = "initial_attributes.personality"
 
@@ -53,8 +54,6 @@ def pets_overrides() -> dict:
 
 
 async def test_racing_interactions_without_a_cooldown_never_answer_5xx(client, alice):
-    from conftest import adopted
-
     pet = await adopted(client, alice)
     results = await asyncio.gather(*(act(client, alice, pet["pet_id"], "petting") for _ in range(50)))
     statuses = [response.status for response, _ in results]

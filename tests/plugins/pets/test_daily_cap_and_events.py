@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import act, adopted
 
 from mengchong import hookimpl
 from mengchong.clock import ManualClock, start_of_local_day
 from mengchong.events import Event, PetAdopted, PetInteracted, PetLeveledUp, Subscriber
+from pets_support import act, adopted
 from support import bearer, eventually, login, settings_from
 
 
@@ -34,7 +34,7 @@ async def spied(profile, make_client):
     pets = {
         "daily_experience_cap": 120,
         "interactions": {"training": {"cooldown_seconds": 0, "experience": 110}},
-        "personalities": {},
+        "personalities": {"plain": {}},  # likes nothing
     }
     client = await make_client(
         settings_from(profile, plugins={"enabled": ["pets"]}, pets=pets), [("spy", spy)]
@@ -89,7 +89,7 @@ async def test_the_daily_cap_then_429_until_tomorrow(spied):
 CAPPED = {
     "daily_experience_cap": 120,
     "interactions": {"training": {"cooldown_seconds": 0, "experience": 110}},
-    "personalities": {},
+    "personalities": {"plain": {}},  # likes nothing
 }
 
 

@@ -20,8 +20,10 @@ from mengchong_plugins.pets.generator import (
     GenerationInput,
     GenerationResult,
 )
+from mengchong_plugins.pets.settings import PetsSettings
 
 ORANGE = (255, 140, 0)
+SETTINGS = PetsSettings()
 
 
 def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
@@ -78,7 +80,7 @@ def halves(vertical_split: bool = True) -> Image.Image:
 
 
 async def generate(image: bytes, **attributes: Any) -> GenerationResult:
-    return await BuiltinGenerator().generate(GenerationInput(image, attributes))
+    return await BuiltinGenerator(SETTINGS).generate(GenerationInput(image, attributes))
 
 
 @pytest.mark.parametrize(
@@ -250,7 +252,7 @@ async def test_transparent_background_is_ignored() -> None:
 async def test_result_round_trips_through_as_dict() -> None:
     result = await generate(encode(orange_spotted(), "JPEG"), species="rabbit")
     document = json.loads(json.dumps(result.as_dict()))
-    assert GenerationResult.from_dict(document) == result
+    assert GenerationResult.from_dict(document, SETTINGS) == result
     document["model_data"]["materials"]["body"]["base_color"] = "#123456"
     assert result.model_data["materials"]["body"]["base_color"] != "#123456"
 
@@ -274,7 +276,7 @@ async def test_from_dict_refuses_malformed_documents(breakage: Any) -> None:
     document = (await generate(encode(striped()))).as_dict()
     breakage(document)
     with pytest.raises(GenerationError, match="malformed"):
-        GenerationResult.from_dict(document)
+        GenerationResult.from_dict(document, SETTINGS)
 
 
 def test_colour_names() -> None:

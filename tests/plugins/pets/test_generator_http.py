@@ -18,15 +18,13 @@ from aiohttp import web
 from PIL import Image, ImageDraw
 from yarl import URL
 
-from mengchong_plugins.pets.generator import (
-    BuiltinGenerator,
-    GenerationError,
-    GenerationInput,
-    GeneratorSettings,
-    HttpGenerator,
-    PetGenerator,
-    build_generator,
-)
+from mengchong_plugins.pets.generation import build_generator
+from mengchong_plugins.pets.generator import BuiltinGenerator, GenerationError, GenerationInput, PetGenerator
+from mengchong_plugins.pets.generator_http import HttpGenerator
+from mengchong_plugins.pets.generator_settings import GeneratorSettings
+from mengchong_plugins.pets.settings import PetsSettings
+
+SETTINGS = PetsSettings()
 
 
 def striped_png() -> bytes:
@@ -39,8 +37,9 @@ def striped_png() -> bytes:
 
 
 def test_settings_choose_the_provider() -> None:
-    assert isinstance(build_generator(GeneratorSettings()), BuiltinGenerator)
-    http = build_generator(GeneratorSettings(provider="http", http_url="https://ai.example.com:8443/pets"))
+    assert isinstance(build_generator(SETTINGS), BuiltinGenerator)
+    provider = GeneratorSettings(provider="http", http_url="https://ai.example.com:8443/pets")
+    http = build_generator(PetsSettings(generator=provider))
     assert isinstance(http, HttpGenerator)
     assert isinstance(http, PetGenerator)
     assert http.name == "http:ai.example.com:8443"
@@ -70,7 +69,7 @@ class FakeAi:
         if action == "garbage":
             return web.Response(text="<html>oops", content_type="application/json")
         image = base64.b64decode(body["image_base64"])
-        answer = (await BuiltinGenerator().generate(GenerationInput(image, {}))).as_dict()
+        answer = (await BuiltinGenerator(SETTINGS).generate(GenerationInput(image, {}))).as_dict()
         answer.pop("generator")
         answer["species"] = body["user_selected_attributes"].get("species", "cat")
         if action == "wrong-species":
@@ -91,11 +90,13 @@ async def fake_ai(aiohttp_server: Any) -> AsyncIterator[FakeAi]:
     fake.release.set()
 
 
-def http_generator(url: str, timeout: float = 5, retries: int = 2, session: Any = None) -> HttpGenerator:
-    settings = GeneratorSettings(
+def http_generator(
+    url: str, timeout: float = 5, retries: int = 2, session: Any = None, **settings: Any
+) -> HttpGenerator:
+    provider = GeneratorSettings(
         provider="http", http_url=url, http_timeout_seconds=timeout, http_retries=retries, api_key="k-123"
     )
-    return HttpGenerator(settings, session, backoff_seconds=0.01)
+    return HttpGenerator(PetsSettings(generator=provider, **settings), session, backoff_seconds=0.01)
 
 
 async def test_http_provider_success(fake_ai: FakeAi) -> None:

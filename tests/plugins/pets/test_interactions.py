@@ -7,10 +7,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import act, adopted, give, held, user_id_of
 
 from mengchong.keys import database_key
 from mengchong_plugins.pets import store
+from pets_support import act, adopted, give, held, user_id_of
 
 
 async def test_petting_changes_status_logs_and_publishes(client, alice):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import act, adopted, generated, get_data, give, held, orange_photo, upload, user_id_of
 
+from pets_support import act, adopted, generated, get_data, give, held, orange_photo, upload, user_id_of
 from support import bearer, login
 
 
@@ -21,7 +21,7 @@ def pets_overrides() -> dict:
             "petting": {"cooldown_seconds": 0},
             "training": {"cooldown_seconds": 0, "experience": 250},
         },
-        "personalities": {},  # no likes: the sums below are the plain effects
+        "personalities": {"plain": {}},  # likes nothing: the sums below are the plain effects
         "max_pets_per_user": 2,
         "items": {
             "food.meal": {"type": "food", "tags": [], "effects": {"hunger": 30}, "experience": 1},

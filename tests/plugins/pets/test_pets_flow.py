@@ -4,8 +4,8 @@ adoption, reads, ownership, and the photos' signed URLs."""
 from __future__ import annotations
 
 import pytest
-from conftest import adopted, generated, orange_photo, striped_photo, upload
 
+from pets_support import adopted, generated, orange_photo, striped_photo, upload
 from support import bearer, login
 
 

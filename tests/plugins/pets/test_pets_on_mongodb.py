@@ -8,19 +8,19 @@ import asyncio
 import uuid
 
 import pytest
-from conftest import act, adopted, get_data, give, held, user_id_of
 
 from fakes.mongo import FlakyMongoClient
 from mengchong.app import create_app
 from mengchong.keys import database_key, documents_key
 from mengchong.storage.documents_mongo import MongoDocumentStore
+from pets_support import act, adopted, get_data, give, held, user_id_of
 from support import bearer, login, settings_from
 
 
 @pytest.fixture
 def pets_overrides() -> dict:
     return {
-        "personalities": {},
+        "personalities": {"plain": {}},  # likes nothing
         "interactions": {"feeding": {"cooldown_seconds": 0}},
         "items": {"food.crumb": {"type": "food", "tags": [], "effects": {"affection": 1}, "experience": 1}},
     }

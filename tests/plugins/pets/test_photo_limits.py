@@ -15,11 +15,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import orange_photo, upload, user_id_of
 from PIL import Image, ImageChops, ImageFile, ImageStat, WebPImagePlugin
 
+from mengchong import plugin_settings
 from mengchong.http.uploads import FORM_ALLOWANCE_BYTES
-from mengchong_plugins.pets import decoding, photos, service
+from mengchong.keys import database_key, documents_key
+from mengchong_plugins.pets import decoding, photos
+from mengchong_plugins.pets.settings import PetsSettings
+from pets_support import orange_photo, upload, user_id_of
 
 MAX_BYTES = 200_000
 MAX_PIXELS = 4_000_000
@@ -60,8 +63,6 @@ async def stored(client, photo: dict) -> Image.Image:
 
 
 async def photo_count(client, user_id: int) -> int:
-    from mengchong.keys import database_key, documents_key
-
     app = client.server.app
     with app[database_key].activate():
         return await app[documents_key].collection("pet_photos").count({"user_id": user_id})
@@ -308,7 +309,7 @@ async def post_photo(client, auth: dict) -> tuple[aiohttp.ClientResponse, dict]:
 
 async def test_an_upload_waits_for_a_decode_slot_then_gets_503(client, alice):
     app = client.server.app
-    slots = decoding.decode_slots(app, service.pets_settings(app))
+    slots = decoding.decode_slots(app, plugin_settings(app, PetsSettings))
     release = threading.Event()
     busy = asyncio.ensure_future(slots.run(release.wait))  # the only slot, taken by a decode
     try:
@@ -327,7 +328,7 @@ async def test_an_upload_waits_for_a_decode_slot_then_gets_503(client, alice):
 
 async def test_a_slot_is_held_until_its_decode_ends_even_when_its_request_is_cancelled(client, alice):
     app = client.server.app
-    slots = decoding.decode_slots(app, service.pets_settings(app))
+    slots = decoding.decode_slots(app, plugin_settings(app, PetsSettings))
     release, started = threading.Event(), threading.Event()
 
     def decode() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import orange_photo, striped_photo, upload, user_id_of
-from photo_support import fetch, path_of, signed_path
 from PIL import Image
 
 from mengchong.accounts.login import revoke_tokens
 from mengchong.http.errors import ErrorCode
 from mengchong.keys import database_key, settings_key
+from pets_support import orange_photo, striped_photo, upload, user_id_of
+from photo_support import fetch, path_of, signed_path
 from served import served
 from support import bearer, login, settings_from
 

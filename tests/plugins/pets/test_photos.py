@@ -15,13 +15,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import orange_photo, striped_photo, upload, user_id_of
-from photo_support import fetch, path_of, signed_path
 from PIL import Image, ImageFile
 
 from mengchong.http.errors import ErrorCode
 from mengchong.keys import database_key, documents_key
 from mengchong.storage.files import is_key
+from mengchong_plugins.pets.photos import clean_photo_blocking
+from pets_support import orange_photo, striped_photo, upload, user_id_of
+from photo_support import fetch, path_of, signed_path
 from support import bearer, login
 
 MAX_BYTES = 200_000  # room for the 30000x30000 PNG below (about 110 kB) to reach the pixel check
@@ -385,14 +386,10 @@ async def test_ids_and_file_keys_are_unguessable(client, alice, profile):
 
 
 def test_a_jpeg_comment_does_not_survive():
-    from PIL import Image
-
-    from mengchong_plugins.pets.photos import clean
-
     image = Image.new("RGB", (64, 48), (200, 100, 50))
     out = io.BytesIO()
     image.save(out, format="JPEG", comment=b"home: 39.9N 116.4E")
     assert b"116.4E" in out.getvalue()
-    cleaned = clean(out.getvalue(), 1_000_000, 2048)
+    cleaned = clean_photo_blocking(out.getvalue(), 1_000_000, 2048)
     assert b"116.4E" not in cleaned.data
     assert "comment" not in Image.open(io.BytesIO(cleaned.data)).info

@@ -21,9 +21,9 @@ from mengchong_plugins.pets.rules import (
     cooldown_left,
     decay,
     experience_to_next,
-    interact,
     level_for,
     pet_at,
+    resolve_interaction,
 )
 from mengchong_plugins.pets.settings import DEFAULT_ITEMS, ItemEffect, Personality, PetsSettings
 
@@ -261,7 +261,9 @@ def pet(**changes: object) -> PetState:
 
 def feed(state: PetState, now: datetime, **kwargs: object) -> InteractionResult:
     options: dict = {"last_at": None, "earned_today": 0, "timezone": SHANGHAI, "settings": S}
-    return interact(state, "feeding", DEFAULT_ITEMS["food.kibble"], now=now, **{**options, **kwargs})
+    return resolve_interaction(
+        state, "feeding", DEFAULT_ITEMS["food.kibble"], now=now, **{**options, **kwargs}
+    )
 
 
 def test_interact_decays_first_then_applies_and_levels_up() -> None:

@@ -23,8 +23,8 @@ from mengchong_plugins.pets.rules import (
     cooldown_left,
     decay,
     experience_to_next,
-    interact,
     level_for,
+    resolve_interaction,
 )
 from mengchong_plugins.pets.settings import DEFAULT_ITEMS, PetsSettings
 
@@ -53,7 +53,7 @@ def pet(**changes: object) -> PetState:
 
 def feed(state: PetState, now: datetime, item: str = "food.kibble", **kwargs: object) -> InteractionResult:
     options: dict = {"last_at": None, "earned_today": 0, "timezone": SHANGHAI, "settings": S}
-    return interact(state, "feeding", DEFAULT_ITEMS[item], now=now, **{**options, **kwargs})
+    return resolve_interaction(state, "feeding", DEFAULT_ITEMS[item], now=now, **{**options, **kwargs})
 
 
 # --- levels --------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_cooldown_left_never_goes_negative_and_is_per_type() -> None:
 
 def test_refusals_come_before_throttling() -> None:
     with pytest.raises(InteractionRefused) as refused:
-        interact(
+        resolve_interaction(
             pet(),
             "feeding",
             None,
@@ -292,7 +292,7 @@ def test_daily_cap_retry_after_runs_to_the_local_midnight() -> None:
     assert (capped.value.reason, capped.value.retry_after) == ("daily_cap", 86399)
 
 
-# --- interact passes everything through ----------------------------------------------------------
+# --- resolve_interaction passes everything through ----------------------------------------------------------
 
 
 def test_interact_uses_the_personality_and_item_id_and_reports_the_outcome() -> None:
