@@ -7,9 +7,11 @@ the test is skipped with the same message, so a laptop without RabbitMQ still ru
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -23,9 +25,22 @@ from support import (
     declared_queues,
     default_queues,
     require_service,
+    settings_from,
     track_queues,
     unique_name,
 )
+
+
+async def _admin(statement: str) -> None:
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def _url_of(name: str) -> str:
+    return urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
 
 
 @pytest.fixture
@@ -33,18 +48,39 @@ async def postgres_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
     require_service("PostgreSQL", PG_URL)
     name = unique_name(f"mengchong_test_{RUN}")
-    admin = await asyncpg.connect(PG_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(PG_URL)
-    yield parts._replace(path=f"/{name}").geturl()
-    admin = await asyncpg.connect(PG_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _admin(f'CREATE DATABASE "{name}"')
+    yield _url_of(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A database migrated once per run to the kernel's schema, the template of every app test's
+    database: copying it takes a tenth of the time migrating an empty one does."""
+    from mengchong.app import create_app
+    from mengchong.keys import database_key
+
+    require_service("PostgreSQL", PG_URL)
+    name = unique_name(f"mengchong_test_{RUN}_template")
+
+    async def create() -> None:
+        await _admin(f'CREATE DATABASE "{name}"')
+        await create_app(settings_from({"database": {"url": _url_of(name)}}))[database_key].migrate()
+
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the test's loop does
+        thread.submit(asyncio.run, create()).result()
+        yield name
+        thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')).result()
+
+
+@pytest.fixture
+async def migrated_postgres_url(postgres_template: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of this test's own with the kernel's schema, dropped afterwards; the
+    app's own migrate() adds any plugin's tables."""
+    name = unique_name(f"mengchong_test_{RUN}")
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    yield _url_of(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -146,7 +182,7 @@ def profile(request, tmp_path) -> dict:
         overrides = {"database": {"url": f"sqlite://{tmp_path}/mengchong.sqlite3"}}
     else:
         overrides = {
-            "database": {"url": request.getfixturevalue("postgres_url")},
+            "database": {"url": request.getfixturevalue("migrated_postgres_url")},
             "cache": {
                 "url": request.getfixturevalue("redis_url"),
                 "prefix": request.getfixturevalue("redis_prefix"),
