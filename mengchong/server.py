@@ -103,6 +103,9 @@ class EnvelopeRunner(web.AppRunner):
         )
 
 
+LINGER_SECONDS = 2.0
+
+
 async def run(app: web.Application, settings: Settings) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully."""
     server = settings.server
@@ -112,6 +115,10 @@ async def run(app: web.Application, settings: Settings) -> None:
         access_log=None,
         shutdown_timeout=server.shutdown_timeout,
         keepalive_timeout=server.idle_timeout_seconds,
+        # After answering a request whose body did not all arrive (408, 413), aiohttp reads on
+        # for this long so that a client still sending sees the answer; 10 s by default, which
+        # kept a stalled client's connection for 10 s after its 408.
+        lingering_time=LINGER_SECONDS,
     )
     await runner.setup()
     try:

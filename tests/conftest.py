@@ -204,14 +204,19 @@ def profile(request, tmp_path) -> dict:
 async def make_client(aiohttp_client):
     """``await make_client(settings, plugins, clock=...)``: migrate, start the app, return a test
     client; its queues on RabbitMQ are deleted after the test."""
+    from aiohttp.test_utils import TestServer
+
     from mengchong.app import create_app
     from mengchong.keys import database_key
+    from mengchong.server import LINGER_SECONDS
 
     async def make(settings, plugins=(), **options):
         app = create_app(settings, plugins, **options)
         track_queues(app)
         await app[database_key].migrate()
-        return await aiohttp_client(app)
+        server = TestServer(app)  # started here: TestServer drops the runner arguments it is given
+        await server.start_server(lingering_time=LINGER_SECONDS)  # as `mengchong serve` sets it
+        return await aiohttp_client(server)
 
     return make
 

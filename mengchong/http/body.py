@@ -30,8 +30,10 @@ async def body_deadline(request: web.Request) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError:
-        raise ApiError(
-            ErrorCode.REQUEST_TIMEOUT, f"The request body was not received within {seconds:g} s"
+        raise ApiError(  # what is still on its way would be read as the next request: close
+            ErrorCode.REQUEST_TIMEOUT,
+            f"The request body was not received within {seconds:g} s",
+            headers={"Connection": "close"},
         ) from None
     finally:
         if paused and deadlines is not None:

@@ -56,6 +56,8 @@ def json_response(body: bytes, status: int = 200) -> web.Response:
 def error_response(error: ApiError) -> web.Response:
     response = json_response(_dumps(error.body()), error.status)
     response.headers.update(error.headers)
+    if error.headers.get("Connection") == "close":  # the rest of the request can't be told apart
+        response.force_close()
     return response
 
 

@@ -126,9 +126,12 @@ async def test_a_body_that_stops_half_way_gets_408(tmp_path):
             b"POST /v1/auth/wechat_login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n" + b'{"code": "'
         )
-        status, headers, body = envelope_of(await exchange(server.port, request, timeout=20))
+        # exchange() reads until the server closes: the connection must not stay open (the rest
+        # of the body would be read as the next request): closed after 2 s of lingering, not 10.
+        status, headers, body = envelope_of(await exchange(server.port, request, timeout=8))
         assert (status, body["code"]) == (408, 40801)
         assert "x-request-id" in headers
+        assert headers.get("connection") == "close"
 
 
 async def test_a_slow_body_is_the_clients_time_not_the_request_deadline(tmp_path):
