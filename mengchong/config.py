@@ -276,7 +276,8 @@ class EventsSettings(Section):
 
 class PluginsSettings(Section):
     enabled: list[str] = Field(
-        default_factory=lambda: ["pets"], description="domain plugins to load (see `mengchong plugins`)"
+        default_factory=lambda: ["pets", "checkin"],
+        description="domain plugins to load (see `mengchong plugins`)",
     )
 
 

@@ -1,5 +1,5 @@
 """What every plugin's routes share, so that each plugin imports it rather than defines it: the
-OpenAPI bearer-auth marker, the strict schema base, id fields and the owner check.
+OpenAPI bearer-auth marker, the strict schema base, id and date fields and the owner check.
 
     @docs(tags=["pets"], summary="...", security=AUTH, responses=errors(403, 404))
     class InteractBody(StrictSchema): ...
@@ -26,6 +26,18 @@ HEX_ID_LENGTH = 32
 HEX_ID_PATTERN = f"^[0-9a-f]{{{HEX_ID_LENGTH}}}$"
 _HEX_ID = re.compile(HEX_ID_PATTERN)
 Document = TypeVar("Document", bound=dict[str, Any])
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class IsoDate(m.fields.Date):
+    """A date written exactly YYYY-MM-DD (marshmallow's own Date also takes 2026-6-1)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class StrictSchema(m.Schema):

@@ -28,6 +28,7 @@ class ErrorCode(IntEnum):
     INSUFFICIENT_POINTS = 42201
     OUT_OF_STOCK = 42202
     SENSITIVE_CONTENT = 42203
+    LIMIT_REACHED = 42204
     RATE_LIMITED = 42901
     INTERNAL = 50001
     WECHAT_FAILED = 50201
@@ -54,6 +55,7 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.INSUFFICIENT_POINTS: "Not enough points (or items) for this.",
     ErrorCode.OUT_OF_STOCK: "Not enough stock.",
     ErrorCode.SENSITIVE_CONTENT: "The text contains a blocked word.",
+    ErrorCode.LIMIT_REACHED: "A limit on how many times this may be done (per month, per user) is reached.",
     ErrorCode.RATE_LIMITED: "Too many requests; see Retry-After.",
     ErrorCode.INTERNAL: "Unexpected server error; the request id is in X-Request-ID.",
     ErrorCode.WECHAT_FAILED: "The WeChat server API failed or timed out.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import marshmallow as m
 import pytest
 
-from mengchong.http.conventions import AUTH, OPTIONAL_AUTH, StrictSchema, hex_id, is_hex_id, owned
+from mengchong.http.conventions import AUTH, OPTIONAL_AUTH, IsoDate, StrictSchema, hex_id, is_hex_id, owned
 from mengchong.http.errors import ApiError, ErrorCode
 
 
@@ -55,3 +55,22 @@ def test_owned_is_404_for_nothing_then_403_for_another_users_document():
 def test_the_auth_markers():
     assert AUTH == [{"bearerAuth": []}]
     assert OPTIONAL_AUTH == [{"bearerAuth": []}, {}]
+
+
+class DayBody(StrictSchema):
+    day = IsoDate(required=True)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-6-13", "2026-06-1", "20260613", "2026-02-30", " 2026-06-13", 20260613]
+)
+def test_an_iso_date_is_exactly_yyyy_mm_dd_and_a_real_day(value):
+    with pytest.raises(m.ValidationError) as raised:
+        DayBody().load({"day": value})
+    assert list(raised.value.messages) == ["day"]
+
+
+def test_an_iso_date_loads_as_a_date():
+    from datetime import date
+
+    assert DayBody().load({"day": "2026-06-13"}) == {"day": date(2026, 6, 13)}

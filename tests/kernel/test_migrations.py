@@ -54,7 +54,7 @@ def test_the_cli_migrates_twice(database_url, tmp_path):
     for _ in range(2):
         result = run_cli("migrate", cwd=tmp_path, env={"MENGCHONG__DATABASE__URL": database_url})
         assert result.returncode == 0, result.stderr
-        assert "schema up to date: core on" in result.stdout
+        assert "schema up to date: core, checkin on" in result.stdout
 
 
 async def test_committed_migrations_match_the_models(example_plugin_path, tmp_path):
