@@ -24,12 +24,23 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from bench_endpoints import (
+    BASELINES,
+    CLEAR_THE_DAY_SQL,
+    CLEARS_THE_DAY,
+    ENDPOINTS,
+    LIST_USERS,
+    PAGE_PETS,
+    SAME_WORK,
+    TOKENS,
+)
+from bench_seed import seed
 from bench_wrk import Result, free_port, lua_script, measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,34 +48,6 @@ PG_ADMIN = os.environ.get("MENGCHONG_BENCH_PG_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("MENGCHONG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("MENGCHONG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 HIGH_LIMIT = "100000000/minute"
-PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
-# The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
-LIST_USERS, PAGE_PETS = 1000, 20
-# (name, method, path as a Lua expression, body as a Lua expression or None, authenticated, baseline)
-ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
-    ("GET /healthz", "GET", '"/healthz"', None, False, "bare healthz"),
-    ("GET /v1/users/profile", "GET", '"/v1/users/profile"', None, True, "raw asyncpg"),
-    ("GET /v1/users/pets", "GET", f'"/v1/users/pets?limit={PAGE_PETS}"', None, True, "raw asyncpg"),
-    ("GET /v1/pets/{id}", "GET", '"/v1/pets/" .. pets[i]', None, True, "raw asyncpg"),
-    (
-        "POST /v1/pets/{id}/interact",
-        "POST",
-        '"/v1/pets/" .. pets[i] .. "/interact"',
-        PET,
-        True,
-        "raw asyncpg",
-    ),
-    ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
-]
-# (name, method, path, body, authenticated), served by scripts/bench_baseline.py
-BASELINES = [
-    ("bare healthz", "GET", '"/healthz"', None, False),
-    ("raw asyncpg", "GET", '"/v1/users/profile"', None, True),
-    ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
-]
-TOKENS = {"GET /v1/users/pets": "list_tokens"}
-# Measured beside an endpoint, not its target: the same work as the endpoint, done bare.
-SAME_WORK = {"POST /v1/pets/{id}/interact": "raw asyncpg petting"}
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> float:
@@ -146,69 +129,7 @@ class Bench:
         subprocess.run([str(ROOT / ".venv/bin/mengchong"), "migrate"], cwd=ROOT, env=self.env, check=True)
 
     async def seed(self, users: int) -> dict[str, list[str]]:
-        """Users, one pet document each, and a token each; the ids are 1..users. The first
-        LIST_USERS have PAGE_PETS pets, so that their pet list is a full page."""
-        os.environ.update({k: v for k, v in self.env.items() if k.startswith("MENGCHONG__")})
-        from mengchong.app import build_tokens
-        from mengchong.config import load_settings
-        from mengchong_plugins.pets import store
-        from mengchong_plugins.pets.rules import PetState, Status
-        from mengchong_plugins.pets.settings import PetsSettings
-
-        settings = load_settings(None)
-        tokens = build_tokens(settings)
-        now = datetime.now(UTC)
-        state = store.state_fields(PetState(Status.initial(PetsSettings()), now, level=1, experience=0))
-        features = {"dominant_color": "#c8a064", "secondary_color": "#ffffff", "pattern": "solid"}
-        model = {"version": 1, "base_model": "cat_base_v1", "size": {"label": "medium", "scale": 1.0}}
-        connection = await asyncpg.connect(self.db_url)
-        data: dict[str, list[str]] = {"tokens": [], "pets": []}
-        try:
-            for start in range(1, users + 1, 1000):
-                ids = list(range(start, min(start + 1000, users + 1)))
-                await connection.execute(
-                    "INSERT INTO users (id, openid, session_key, nickname, avatar_url, gender,"
-                    " points_balance, role, token_version, created_at)"
-                    " SELECT u, 'bench-' || u, '', 'user' || u, '', 0, 0, 'user', 0, $2"
-                    " FROM unnest($1::bigint[]) AS u",
-                    ids,
-                    now,
-                )
-                owners = ids + [uid for uid in ids if uid <= LIST_USERS for _ in range(PAGE_PETS - 1)]
-                pet_ids = [uuid.uuid4().hex for _ in owners]
-                bodies = [
-                    json.dumps(
-                        {
-                            "user_id": uid,
-                            "name": f"pet{uid}",
-                            "species": "cat",
-                            "personality": "calm",
-                            "appearance_features": features,
-                            "model_data": model,
-                            "photo_id": None,
-                            "generation_result_id": pid,
-                            "created_at": store.iso(now),
-                            "last_interaction_at": None,
-                            "last_by_type": {},
-                            "earned": {"day": None, "experience": 0},
-                            **state,
-                        }
-                    )
-                    for uid, pid in zip(owners, pet_ids, strict=True)
-                ]
-                await connection.execute(
-                    "INSERT INTO documents (collection, doc_id, data, version)"
-                    " SELECT 'pets', d, b::jsonb, 1 FROM unnest($1::text[], $2::text[]) AS t(d, b)",
-                    pet_ids,
-                    bodies,
-                )
-                data["pets"] += pet_ids[: len(ids)]  # each user's first pet, in user order
-                data["tokens"] += [tokens.issue(uid, 0)[0] for uid in ids]
-            data["list_tokens"] = data["tokens"][:LIST_USERS]
-            await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", users)
-        finally:
-            await connection.close()
-        return data
+        return await seed(self.env, self.db_url, users)
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -265,7 +186,10 @@ class Bench:
         chosen = [endpoint for endpoint in ENDPOINTS if selected(endpoint[0], args.only)]
         url = f"http://127.0.0.1:{port}"
         check_list_page(url, data["list_tokens"][0])
-        results = [measure(name, url, scripts[name], args, data, proc.pid) for name, *_ in chosen]
+        results = [
+            measure(name, url, scripts[name], args, data, proc.pid, self.day_cleaner(name))
+            for name, *_ in chosen
+        ]
         rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
         rss_kib = int(rss.group(1)) if rss else 0
         self.stop(proc)
@@ -282,7 +206,12 @@ class Bench:
                 script = self.tmp / f"baseline-{len(baselines)}.lua"
                 script.write_text(lua_script(path, method, body, auth, data))
                 baselines[name] = measure(
-                    f"baseline: {name}", f"http://127.0.0.1:{base_port}", script, args, data
+                    f"baseline: {name}",
+                    f"http://127.0.0.1:{base_port}",
+                    script,
+                    args,
+                    data,
+                    before_each=self.day_cleaner(name),
                 )
             self.stop(base)
 
@@ -308,6 +237,20 @@ class Bench:
             "server_rss_mib": round(rss_kib / 1024, 1),
             "startup_to_first_healthz_200_s": round(first_200, 3),
         }
+
+    def day_cleaner(self, name: str) -> Callable[[], None] | None:
+        """For a check-in endpoint: what empties the day before each of its runs."""
+        if name not in CLEARS_THE_DAY:
+            return None
+
+        async def clear() -> None:
+            connection = await asyncpg.connect(self.db_url)
+            try:
+                await connection.execute(CLEAR_THE_DAY_SQL)
+            finally:
+                await connection.close()
+
+        return lambda: asyncio.run(clear())
 
     # --- cleanup -----------------------------------------------------------------------------
 

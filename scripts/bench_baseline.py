@@ -10,6 +10,7 @@
   statements for a petting with raw asyncpg: the pet document's read, then the compare-and-set
   of the pet that inserts its history entry in the same statement. No revocation check, no rate
   limit, no validation schema, no game rules: what the database alone asks of a petting.
+- ``POST /v1/checkin`` and ``GET /v1/checkin/status``: see ``scripts/bench_baseline_checkin.py``.
 
 The bench starts it pinned to core 0 (``taskset -c 0``) and drives it with wrk like the product.
 """
@@ -26,6 +27,7 @@ import jwt
 import orjson
 import uvloop
 from aiohttp import web
+from bench_baseline_checkin import add_checkin_routes
 
 HEALTH_BODY = orjson.dumps({"code": 0, "message": "Success", "data": {"status": "ok"}})
 USER_SQL = (
@@ -131,6 +133,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/users/profile", profile)
     app.router.add_post("/v1/pets/{pet_id}/interact", interact)
+    add_checkin_routes(app, pool_key, claims_of, json_response)
     app.cleanup_ctx.append(pool_ctx)
     return app
 

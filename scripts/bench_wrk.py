@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,14 +131,27 @@ def profile(name: str, url: str, script: Path, args: argparse.Namespace, pid: in
 
 
 def measure(
-    name: str, url: str, script: Path, args: argparse.Namespace, data: Any, pid: int | None = None
+    name: str,
+    url: str,
+    script: Path,
+    args: argparse.Namespace,
+    data: Any,
+    pid: int | None = None,
+    before_each: Callable[[], None] | None = None,
 ) -> Result:
     """A warm-up run, then ``--runs`` measured runs; the run with the median req/s is reported.
+    ``before_each`` runs before every run (a check-in endpoint clears the day's check-ins).
 
     With ``--py-spy DIR`` and a ``pid``, a further run is profiled (never one that is measured)."""
+    prepare = before_each or (lambda: None)
+    prepare()
     run_wrk(url, script, min(args.duration, 5), args.connections)
-    runs = [run_wrk(url, script, args.duration, args.connections) for _ in range(args.runs)]
+    runs = []
+    for _ in range(args.runs):
+        prepare()
+        runs.append(run_wrk(url, script, args.duration, args.connections))
     if args.py_spy is not None and pid is not None:
+        prepare()
         profile(name, url, script, args, pid)
     median = statistics.median_low([r[0] for r in runs])
     chosen = next(r for r in runs if r[0] == median)

@@ -1,0 +1,44 @@
+"""What ``scripts/bench`` measures: the product's endpoints, the bare baselines they are compared
+with, and what each needs (its tokens, the same work done bare, a day cleared before each run)."""
+
+from __future__ import annotations
+
+PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
+# The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
+LIST_USERS, PAGE_PETS = 1000, 20
+# (name, method, path as a Lua expression, body as a Lua expression or None, authenticated, baseline)
+ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
+    ("GET /healthz", "GET", '"/healthz"', None, False, "bare healthz"),
+    ("GET /v1/users/profile", "GET", '"/v1/users/profile"', None, True, "raw asyncpg"),
+    ("GET /v1/users/pets", "GET", f'"/v1/users/pets?limit={PAGE_PETS}"', None, True, "raw asyncpg"),
+    ("GET /v1/pets/{id}", "GET", '"/v1/pets/" .. pets[i]', None, True, "raw asyncpg"),
+    (
+        "POST /v1/pets/{id}/interact",
+        "POST",
+        '"/v1/pets/" .. pets[i] .. "/interact"',
+        PET,
+        True,
+        "raw asyncpg",
+    ),
+    ("POST /v1/checkin", "POST", '"/v1/checkin"', None, True, "raw asyncpg checkin"),
+    ("GET /v1/checkin/status", "GET", '"/v1/checkin/status"', None, True, "raw asyncpg checkin status"),
+    ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
+]
+# (name, method, path, body, authenticated), served by scripts/bench_baseline.py
+BASELINES = [
+    ("bare healthz", "GET", '"/healthz"', None, False),
+    ("raw asyncpg", "GET", '"/v1/users/profile"', None, True),
+    ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
+    ("raw asyncpg checkin", "POST", '"/v1/checkin"', None, True),
+    ("raw asyncpg checkin status", "GET", '"/v1/checkin/status"', None, True),
+]
+# Each check-in run starts from a day nobody has checked in (wrk sends each request for the next
+# user in turn: 10,000 users outlast a run); the statuses then read one logged day a user.
+CLEARS_THE_DAY = {"POST /v1/checkin", "raw asyncpg checkin"}
+CLEAR_THE_DAY_SQL = (
+    "DELETE FROM checkin_logs; DELETE FROM points_ledger WHERE reason LIKE 'checkin%'; "
+    "UPDATE users SET points_balance = 0 WHERE points_balance <> 0; DELETE FROM outbox_events"
+)
+TOKENS = {"GET /v1/users/pets": "list_tokens"}
+# Measured beside an endpoint, not its target: the same work as the endpoint, done bare.
+SAME_WORK = {"POST /v1/pets/{id}/interact": "raw asyncpg petting"}

@@ -1,0 +1,78 @@
+"""The bench's data: users with a pet document and a token each, written straight into the
+benchmark's PostgreSQL database (``scripts/bench``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+from bench_endpoints import LIST_USERS, PAGE_PETS
+
+
+async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[str]]:
+    """Users, one pet document each, and a token each; the ids are 1..users. The first
+    LIST_USERS have PAGE_PETS pets, so that their pet list is a full page."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("MENGCHONG__")})
+    from mengchong.app import build_tokens
+    from mengchong.config import load_settings
+    from mengchong_plugins.pets import store
+    from mengchong_plugins.pets.rules import PetState, Status
+    from mengchong_plugins.pets.settings import PetsSettings
+
+    settings = load_settings(None)
+    tokens = build_tokens(settings)
+    now = datetime.now(UTC)
+    state = store.state_fields(PetState(Status.initial(PetsSettings()), now, level=1, experience=0))
+    features = {"dominant_color": "#c8a064", "secondary_color": "#ffffff", "pattern": "solid"}
+    model = {"version": 1, "base_model": "cat_base_v1", "size": {"label": "medium", "scale": 1.0}}
+    connection = await asyncpg.connect(db_url)
+    data: dict[str, list[str]] = {"tokens": [], "pets": []}
+    try:
+        for start in range(1, users + 1, 1000):
+            ids = list(range(start, min(start + 1000, users + 1)))
+            await connection.execute(
+                "INSERT INTO users (id, openid, session_key, nickname, avatar_url, gender,"
+                " points_balance, role, token_version, created_at)"
+                " SELECT u, 'bench-' || u, '', 'user' || u, '', 0, 0, 'user', 0, $2"
+                " FROM unnest($1::bigint[]) AS u",
+                ids,
+                now,
+            )
+            owners = ids + [uid for uid in ids if uid <= LIST_USERS for _ in range(PAGE_PETS - 1)]
+            pet_ids = [uuid.uuid4().hex for _ in owners]
+            bodies = [
+                json.dumps(
+                    {
+                        "user_id": uid,
+                        "name": f"pet{uid}",
+                        "species": "cat",
+                        "personality": "calm",
+                        "appearance_features": features,
+                        "model_data": model,
+                        "photo_id": None,
+                        "generation_result_id": pid,
+                        "created_at": store.iso(now),
+                        "last_interaction_at": None,
+                        "last_by_type": {},
+                        "earned": {"day": None, "experience": 0},
+                        **state,
+                    }
+                )
+                for uid, pid in zip(owners, pet_ids, strict=True)
+            ]
+            await connection.execute(
+                "INSERT INTO documents (collection, doc_id, data, version)"
+                " SELECT 'pets', d, b::jsonb, 1 FROM unnest($1::text[], $2::text[]) AS t(d, b)",
+                pet_ids,
+                bodies,
+            )
+            data["pets"] += pet_ids[: len(ids)]  # each user's first pet, in user order
+            data["tokens"] += [tokens.issue(uid, 0)[0] for uid in ids]
+        data["list_tokens"] = data["tokens"][:LIST_USERS]
+        await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", users)
+    finally:
+        await connection.close()
+    return data
