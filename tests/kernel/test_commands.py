@@ -105,9 +105,9 @@ def test_without_settings_help_still_works_and_a_command_reports_the_config_erro
 
     result = run_cli("--config", bad, "example-note", "hi", cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "mengchong: config error: plugins.enabled: unknown plugin 'nope' (available: example, pets)"
-    ]
+    [line] = result.stderr.strip().splitlines()  # one line, naming the bad plugin and the known ones
+    assert line.startswith("mengchong: config error: plugins.enabled: unknown plugin 'nope' (available: ")
+    assert "example" in line
 
 
 def test_a_plugin_command_writes_to_the_database(profile, example_plugin_path, tmp_path):
