@@ -19,7 +19,6 @@ from mengchong import plugin_settings
 from mengchong.accounts.models import User
 from mengchong.clock import local_day, start_of_local_day
 from mengchong.economy.inventory import NotEnoughItems, consume_items, grant_items
-from mengchong.economy.models import InventoryItem
 from mengchong.economy.points import change_points
 from mengchong.events import record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict
@@ -47,6 +46,13 @@ BONUS_REASON = "checkin.bonus"
 MAKEUP_REASON = "checkin.retroactive"
 
 _DAYS = "SELECT day, retroactive, created_at FROM checkin_logs WHERE user_id = $1 AND day >= $2 ORDER BY day"
+# The status in one statement: the user's days since $2 and, on every row (one row with no day
+# when there is none), how many make-up cards they hold.
+_DAYS_AND_CARDS = (
+    "SELECT l.day, l.retroactive, l.created_at, "
+    "(SELECT quantity FROM user_inventory WHERE user_id = $1 AND item_id = $3) AS cards "
+    "FROM (SELECT 1) AS one LEFT JOIN checkin_logs AS l ON l.user_id = $1 AND l.day >= $2 ORDER BY l.day"
+)
 _INSERT = (
     "INSERT INTO checkin_logs (user_id, day, retroactive, reward_points, bonus_points, bonus_item_id, "
     "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, day) DO NOTHING RETURNING id"
@@ -71,16 +77,32 @@ def _as_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _days_of(rows: list[dict[str, Any]]) -> dict[date, LoggedDay]:
+    return {
+        _as_date(row["day"]): LoggedDay(bool(row["retroactive"]), _as_datetime(row["created_at"]))
+        for row in rows
+        if row["day"] is not None
+    }
+
+
 async def logged_days(connection: BaseDBAsyncClient, user_id: int, since: date) -> dict[date, LoggedDay]:
     """The user's logged days from ``since`` on; when the earliest of them starts a run that may
     go on further back, read again from the beginning (rare: a streak of over a year)."""
-    rows = await fetch_rows(connection, _DAYS, [user_id, since])
-    days = {
-        _as_date(r["day"]): LoggedDay(bool(r["retroactive"]), _as_datetime(r["created_at"])) for r in rows
-    }
+    days = _days_of(await fetch_rows(connection, _DAYS, [user_id, since]))
     if since in days and since > date.min:
         return await logged_days(connection, user_id, date.min)
     return days
+
+
+async def days_and_cards(
+    connection: BaseDBAsyncClient, user_id: int, since: date, card_item: str
+) -> tuple[dict[date, LoggedDay], int]:
+    """:func:`logged_days` and how many ``card_item`` the user holds, in one statement."""
+    rows = await fetch_rows(connection, _DAYS_AND_CARDS, [user_id, since, card_item])
+    days, cards = _days_of(rows), int(rows[0]["cards"] or 0)
+    if since in days and since > date.min:
+        days = await logged_days(connection, user_id, date.min)
+    return days, cards
 
 
 def refused(exc: CheckinRefused | RetroactiveLimit) -> ApiError:
@@ -98,15 +120,6 @@ def makeups_used(app: web.Application, days: dict[date, LoggedDay], today: date)
     """Make-ups made since the start of today's local month."""
     month_start = start_of_local_day(today.replace(day=1), app[settings_key].app.timezone)
     return sum(1 for logged in days.values() if logged.retroactive and logged.created_at >= month_start)
-
-
-async def cards_held(connection: BaseDBAsyncClient, user_id: int, item_id: str) -> int:
-    held = (
-        await InventoryItem.filter(user_id=user_id, item_id=item_id)
-        .using_db(connection)
-        .values_list("quantity", flat=True)
-    )
-    return int(held[0]) if held else 0
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,8 @@ async def checkin_status(app: web.Application, user_id: int, month: str | None) 
     except CheckinRefused as exc:
         raise refused(exc) from None
     connection = app[database_key].connection
-    days = await logged_days(connection, user_id, min(first, today - timedelta(days=LOOKBACK_DAYS)))
+    since = min(first, today - timedelta(days=LOOKBACK_DAYS))
+    days, cards = await days_and_cards(connection, user_id, since, settings.makeup_card_item)
     in_month = [day for day in sorted(days) if first <= day <= last]
     return CheckinStatus(
         month=first,
@@ -143,7 +157,7 @@ async def checkin_status(app: web.Application, user_id: int, month: str | None) 
         retroactive_dates=[day for day in in_month if days[day].retroactive],
         preview=rewards_preview(days.keys(), today, settings),
         makeups_left=retroactive_left(makeups_used(app, days, today), settings),
-        makeup_cards=await cards_held(connection, user_id, settings.makeup_card_item),
+        makeup_cards=cards,
         settings=settings,
     )
 
