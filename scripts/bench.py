@@ -244,6 +244,9 @@ class Bench:
             return None
 
         async def clear() -> None:
+            # wrk leaves up to --connections requests in flight when it stops: let them commit
+            # first, or their users start the next run already checked in (a few 409s).
+            await asyncio.sleep(1)
             connection = await asyncpg.connect(self.db_url)
             try:
                 await connection.execute(CLEAR_THE_DAY_SQL)
