@@ -23,7 +23,8 @@ from tortoise.cli.cli import makemigrations as tortoise_makemigrations
 
 from mengchong.app import build_database, create_app, model_sets
 from mengchong.commands import Command, plugin_commands, run_command
-from mengchong.config import ConfigError, Settings, load_settings
+from mengchong.config import ConfigError, Settings
+from mengchong.config_loading import load_settings
 from mengchong.config_reference import reference_table
 from mengchong.http.routing import is_unmatched
 from mengchong.keys import plugins_key

@@ -15,7 +15,8 @@ import pluggy
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from mengchong.config import KERNEL_SECTIONS, ConfigError, Settings, format_validation_error
+from mengchong.config import KERNEL_SECTIONS, ConfigError, Settings
+from mengchong.config_loading import format_validation_error
 from mengchong.keys import plugin_settings_key
 from mengchong.plugin_manager import disabled_plugin_sections
 

@@ -291,7 +291,8 @@ class Bench:
 
     async def delete_queues(self) -> None:
         from mengchong.app import create_app, queue_consumers
-        from mengchong.config import QueueSettings, load_settings
+        from mengchong.config import QueueSettings
+        from mengchong.config_loading import load_settings
         from mengchong.storage.queue_amqp import RabbitQueue
 
         app = create_app(load_settings(None, environ={}))

@@ -17,7 +17,7 @@ async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[s
     LIST_USERS have PAGE_PETS pets, so that their pet list is a full page."""
     os.environ.update({k: v for k, v in env.items() if k.startswith("MENGCHONG__")})
     from mengchong.app import build_tokens
-    from mengchong.config import load_settings
+    from mengchong.config_loading import load_settings
     from mengchong_plugins.pets import store
     from mengchong_plugins.pets.rules import PetState, Status
     from mengchong_plugins.pets.settings import PetsSettings

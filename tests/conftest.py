@@ -193,7 +193,7 @@ def profile(request, tmp_path) -> dict:
                 **APP_QUEUE_SETTINGS,
             },
         }
-    from mengchong.config import deep_merge
+    from mengchong.config_loading import deep_merge
 
     merged = deep_merge(base, overrides)
     merged["profile"] = request.param

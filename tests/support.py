@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mengchong.config import Settings, build_settings, deep_merge
+from mengchong.config import Settings
+from mengchong.config_loading import build_settings, deep_merge
 
 PG_URL = os.environ.get("MENGCHONG_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MENGCHONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -8,18 +8,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
+
+from mengchong_plugins.pets.setting_parts import FrozenSettings
 
 Pattern = Literal["solid", "two-tone", "striped", "spotted"]
 """The coat patterns the image analysis tells apart (``appearance_features.pattern``)."""
 SpeciesName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GeneratorSettings(_Model):
+class GeneratorSettings(FrozenSettings):
     """The ``[pets.generator]`` settings: which provider, and how to reach the HTTP one."""
 
     provider: Literal["builtin", "http"] = "builtin"
@@ -37,13 +35,13 @@ class GeneratorSettings(_Model):
         return self
 
 
-class Species(_Model):
+class Species(FrozenSettings):
     """A species a pet can be; its 3D base model is ``<name>_base_v1``."""
 
     height_cm: float = Field(gt=0, le=1000, description="the model's height at medium size, in cm")
 
 
-class Look(_Model):
+class Look(FrozenSettings):
     """What a photo's appearance features must be for the built-in generator to give a personality:
     every condition given holds (a look with none matches any photo)."""
 

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from mengchong.clock import require_aware, seconds_until_next_local_day
-from mengchong_plugins.pets.settings import InteractionRule, ItemEffect, PetsSettings, StatusValues
+from mengchong_plugins.pets.setting_parts import InteractionRule, ItemEffect, StatusValues
+from mengchong_plugins.pets.settings import PetsSettings
 
 STATUS_MIN = 0.0
 STATUS_MAX = 100.0

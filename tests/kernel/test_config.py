@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from mengchong.config import (
-    ConfigError,
-    Settings,
-    build_settings,
-    env_overrides,
-    load_settings,
-)
+from mengchong.config import ConfigError, Settings
+from mengchong.config_loading import build_settings, env_overrides, load_settings
 from mengchong.plugin_settings import validate_plugin_sections
 from support import run_cli
 

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mengchong.config import deep_merge
+from mengchong.config_loading import deep_merge
 from served import free_port, wait_until_serving
 from served import stop as stop_process
 from support import clean_env

@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
-from mengchong.config import ConfigError, Settings, build_settings
+from mengchong.config import ConfigError, Settings
+from mengchong.config_loading import build_settings
 from mengchong.http.urls import absolute_url, public_base_url, valid_authority
 from mengchong.keys import settings_key
 

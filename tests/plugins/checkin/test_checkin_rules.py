@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from mengchong.config import format_validation_error
+from mengchong.config_loading import format_validation_error
 from mengchong_plugins.checkin.rules import (
     Bonus,
     CheckinRefused,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from mengchong.config import format_validation_error
+from mengchong.config_loading import format_validation_error
 from mengchong_plugins.pets.rules import (
     InteractionRefused,
     InteractionResult,
