@@ -12,9 +12,11 @@ import asyncpg
 from bench_endpoints import LIST_USERS, PAGE_PETS
 
 
-async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[str]]:
-    """Users, one pet document each, and a token each; the ids are 1..users. The first
-    LIST_USERS have PAGE_PETS pets, so that their pet list is a full page."""
+async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int) -> dict[str, list[str]]:
+    """Users 1..users with a pet document and a token each (``tokens``, ``pets``); the first
+    LIST_USERS have PAGE_PETS pets, so that their pet list is a full page. Users up to
+    ``checkin_users`` (if more) have a token and no pet: the check-in runs go through all of
+    them (``checkin_tokens``), each user once."""
     os.environ.update({k: v for k, v in env.items() if k.startswith("MENGCHONG__")})
     from mengchong.app import build_tokens
     from mengchong.config_loading import load_settings
@@ -29,10 +31,11 @@ async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[s
     features = {"dominant_color": "#c8a064", "secondary_color": "#ffffff", "pattern": "solid"}
     model = {"version": 1, "base_model": "cat_base_v1", "size": {"label": "medium", "scale": 1.0}}
     connection = await asyncpg.connect(db_url)
-    data: dict[str, list[str]] = {"tokens": [], "pets": []}
+    data: dict[str, list[str]] = {"tokens": [], "pets": [], "checkin_tokens": []}
     try:
-        for start in range(1, users + 1, 1000):
-            ids = list(range(start, min(start + 1000, users + 1)))
+        everyone = max(users, checkin_users)
+        for start in range(1, everyone + 1, 1000):
+            ids = list(range(start, min(start + 1000, everyone + 1)))
             await connection.execute(
                 "INSERT INTO users (id, openid, session_key, nickname, avatar_url, gender,"
                 " points_balance, role, token_version, created_at)"
@@ -41,6 +44,11 @@ async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[s
                 ids,
                 now,
             )
+            tokens_issued = [tokens.issue(uid, 0)[0] for uid in ids]
+            data["checkin_tokens"] += tokens_issued
+            ids = [uid for uid in ids if uid <= users]
+            if not ids:
+                continue
             owners = ids + [uid for uid in ids if uid <= LIST_USERS for _ in range(PAGE_PETS - 1)]
             pet_ids = [uuid.uuid4().hex for _ in owners]
             bodies = [
@@ -70,9 +78,9 @@ async def seed(env: dict[str, str], db_url: str, users: int) -> dict[str, list[s
                 bodies,
             )
             data["pets"] += pet_ids[: len(ids)]  # each user's first pet, in user order
-            data["tokens"] += [tokens.issue(uid, 0)[0] for uid in ids]
+            data["tokens"] += tokens_issued[: len(ids)]
         data["list_tokens"] = data["tokens"][:LIST_USERS]
-        await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", users)
+        await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", everyone)
     finally:
         await connection.close()
     return data

@@ -155,6 +155,10 @@ def measure(
         profile(name, url, script, args, pid)
     median = statistics.median_low([r[0] for r in runs])
     chosen = next(r for r in runs if r[0] == median)
+    if before_each is not None and any(r[3] for r in runs):
+        # Each request is the next user's first of the day: a non-2xx means a run sent more
+        # requests than there are users, and its req/s counts cheap 409s.
+        print(f"  WARNING {name}: non-2xx answers; a run outlasted its users (raise --users)", flush=True)
     print(
         f"  {name:32} {chosen[0]:10.1f} req/s  (runs: {', '.join(f'{r[0]:.0f}' for r in runs)})", flush=True
     )

@@ -20,8 +20,10 @@ from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.validation import GUARD_ATTR, counts_client_ip
 from mengchong.keys import CURRENT_USER, cache_key, limiter_key, tokens_key
 from mengchong.storage.cache import Cache
+from mengchong.storage.database import fetch_rows
 
 AUTH_STATE_TTL_SECONDS = 3600
+_STATE_SQL = "SELECT token_version, role, openid, banned_at IS NOT NULL AS banned FROM users WHERE id = $1"
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="mengchong"'}
 
 
@@ -73,10 +75,12 @@ def read_auth_state(raw: bytes) -> AuthState:
 
 async def fill_auth_state(cache: Cache, user_id: int) -> AuthState | None:
     """On a cache miss: the state from the database, cached unless a writer got there first."""
-    user = await User.get_or_none(id=user_id).only("id", "token_version", "role", "openid", "banned_at")
-    if user is None:
+    # One raw statement: through the ORM's queryset this was a tenth of a check-in's time.
+    rows = await fetch_rows(User._meta.db, _STATE_SQL, [user_id])
+    if not rows:
         return None
-    state = AuthState.of(user)
+    row = rows[0]
+    state = AuthState(int(row["token_version"]), row["role"], row["openid"], bool(row["banned"]))
     await cache.client.set(
         auth_state_key(cache, user_id), orjson.dumps(state.as_json()), ex=AUTH_STATE_TTL_SECONDS, nx=True
     )

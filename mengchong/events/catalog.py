@@ -13,9 +13,15 @@ event then changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, ClassVar, Self
 
 _REGISTERED: dict[str, type[EventPayload]] = {}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
 
 
 def where_defined(cls: type) -> str:
@@ -39,7 +45,10 @@ class EventPayload:
         _REGISTERED[name] = cls
 
     def as_payload(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict (payload fields are JSON values: ints, strings, lists of them).
+
+        Not ``dataclasses.asdict``: its deep copy was a fifth of writing an event."""
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Self:

@@ -16,9 +16,10 @@ and counted by one Lua script (:data:`ADMIT_LUA`), and an authenticated request 
 trip for all of it: :meth:`Limiter.admit` tests the client IP's windows, reads the user's cached
 auth state and, when that state accepts the token, tests the user's windows, then counts them
 all. The script keeps the windows exactly as ``limits`` does (same keys, same arithmetic), so
-``limits`` still answers the Retry-After of a refusal and counts where the script cannot (the
-cache-miss path). Other strategies and the in-process storage go through ``limits``: every
-window tested, then every window hit.
+``limits`` still answers the Retry-After of a refusal. On an auth-state miss the guard reads the
+state from the database and :meth:`Limiter.check_user` counts the user's (and the pending IP's)
+windows with the same script, in one more round trip. Other strategies and the in-process
+storage go through ``limits``: every window tested, then every window hit.
 """
 
 from __future__ import annotations
@@ -318,8 +319,12 @@ class Limiter:
         route = route_key(request)
         windows = self._routes.get(route, self._default)
         ip = self._ip_counts(request, route, windows) if request.pop(IP_PENDING, False) else []
-        if both := ip + counts(windows.user, "user", str(user_id), route):
+        if not (both := ip + counts(windows.user, "user", str(user_id), route)):
+            return
+        if self._admit is None:
             await self._count(both)
+        else:  # every window tested and counted by the script, in one round trip
+            await self._run_script("", 0, len(both), both)
 
     async def admit(self, request: web.Request, user_id: int, version: int, state_key: str) -> Admission:
         """For the auth guard, once the token's signature holds: read the user's cached auth
