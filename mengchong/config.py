@@ -262,6 +262,12 @@ class RateLimitSettings(Section):
 class EventsSettings(Section):
     relay_interval_seconds: float = Field(1.0, gt=0, description="how often the outbox relay looks")
     relay_batch: int = Field(100, ge=1, description="outbox rows relayed per round")
+    relay_linger_seconds: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="how long the relay waits once a commit wakes it: one round for many commits",
+    )
     keep_days: float = Field(
         7.0, gt=0, description="days relayed events and once-per-event marks are kept before pruning"
     )

@@ -25,6 +25,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.transactions import in_transaction
 
 from mengchong.storage import postgres
+from mengchong.storage.transaction import Transaction
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -76,50 +77,6 @@ async def fetch_rows(connection: BaseDBAsyncClient, sql: str, params: list[Any])
     of an UPDATE or INSERT, and these statements return what they changed.
     """
     return await connection.execute_query_dict(_in_dialect(connection.capabilities.dialect, sql), params)
-
-
-_outermost: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
-    "mengchong_outermost_transaction", default=None
-)
-
-
-class Transaction:
-    """tortoise's ``in_transaction`` that tells the database's commit listeners, after the outermost
-    transaction commits, that something inside it asked for it (:func:`notify_on_commit`): the
-    event outbox wakes its relay this way the moment the rows it must relay are visible."""
-
-    __slots__ = ("_database", "_inner", "_token", "notify")
-
-    def __init__(self, database: Database, inner: Any) -> None:
-        self._database = database
-        self._inner = inner
-        self._token: contextvars.Token[Transaction | None] | None = None
-        self.notify = False
-
-    async def __aenter__(self) -> BaseDBAsyncClient:
-        if _outermost.get() is None:
-            self._token = _outermost.set(self)
-        return await self._inner.__aenter__()
-
-    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
-        try:
-            result = await self._inner.__aexit__(exc_type, exc, traceback)
-        finally:
-            if self._token is not None:
-                _outermost.reset(self._token)
-        if self._token is not None and exc_type is None and self.notify:
-            self._database.committed()
-        return result
-
-
-def notify_on_commit() -> bool:
-    """Have the commit listeners of the open transaction's database called when it commits;
-    False when no transaction is open through :meth:`Database.transaction`."""
-    transaction = _outermost.get()
-    if transaction is None:
-        return False
-    transaction.notify = True
-    return True
 
 
 class Database:
