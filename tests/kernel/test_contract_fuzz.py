@@ -57,7 +57,7 @@ SETTINGS = hypothesis.settings(
 FUZZ_CONFIG = {
     "ratelimit": {"enabled": False},  # a 429 would mask what the request would have found
     "auth": {"admin_openids": ["mock-fuzz-admin"]},
-    "plugins": {"enabled": ["pets"]},
+    "plugins": {"enabled": ["pets", "checkin"]},  # every plugin this repository ships
 }
 FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -202,6 +202,7 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
     data("POST", "/v1/pets/{pet_id}/interact", path_parameters=pet_path, body={"interaction_type": "petting"})
     data("GET", "/v1/pets/{pet_id}/interactions", path_parameters=pet_path)
     call("GET", "/v1/pets/photos/{photo_id}", path_parameters={"photo_id": photo["photo_id"]})
+    data("POST", "/v1/checkin")  # the status then has a day to show
     identities.login("victim")
     return {
         "pet_id": pet["pet_id"],
