@@ -57,7 +57,7 @@ SETTINGS = hypothesis.settings(
 FUZZ_CONFIG = {
     "ratelimit": {"enabled": False},  # a 429 would mask what the request would have found
     "auth": {"admin_openids": ["mock-fuzz-admin"]},
-    "plugins": {"enabled": ["pets", "checkin"]},  # every plugin this repository ships
+    "plugins": {"enabled": ["pets", "checkin", "mall"]},  # every plugin this repository ships
 }
 FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -173,17 +173,17 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
     the admin routes: the ids a fuzzed path can name to reach the success answers. Each answer
     on the way is checked like a fuzzed one."""
 
-    def call(method: str, path: str, **case: Any) -> Any:
+    def call(method: str, path: str, who: str = "user", **case: Any) -> Any:
         operation = schema[path][method]
         made = operation.Case(**case)
-        headers = identities.headers("user")
+        headers = identities.headers(who)
         response = made.call(session=identities.session, headers=headers, timeout=30)
         made.validate_response(response, checks=CHECKS, headers=headers)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
         return response
 
-    def data(method: str, path: str, **case: Any) -> Any:
-        return call(method, path, **case).json()["data"]
+    def data(method: str, path: str, who: str = "user", **case: Any) -> Any:
+        return call(method, path, who, **case).json()["data"]
 
     photo = data(
         "POST", "/v1/pets/upload_photo", body={"file": orange_photo()}, media_type="multipart/form-data"
@@ -203,8 +203,18 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
     data("GET", "/v1/pets/{pet_id}/interactions", path_parameters=pet_path)
     call("GET", "/v1/pets/photos/{photo_id}", path_parameters={"photo_id": photo["photo_id"]})
     data("POST", "/v1/checkin")  # the status then has a day to show
+    product = {"name": "Fish", "type": "virtual_pet_food", "category": "food", "points_cost": 10}
+    product_id = data("POST", "/v1/admin/products", "admin", body={**product, "item_id": "food.fish"})[
+        "product_id"
+    ]
+    grant = {"delta": 1_000_000, "reason": "fuzzing the mall"}
+    user_path = {"user_id": identities.ids["user"]}
+    data("POST", "/v1/admin/users/{user_id}/points", "admin", path_parameters=user_path, body=grant)
+    order = data("POST", "/v1/mall/orders", body={"product_id": product_id, "quantity": 1})
     identities.login("victim")
     return {
+        "product_id": product_id,
+        "order_id": order["order_id"],
         "pet_id": pet["pet_id"],
         "photo_id": photo["photo_id"],
         "task_id": task_id,

@@ -76,3 +76,11 @@ def test_the_plugins_models_have_a_migrations_package(plugin):
         return
     assert model_set.migrations, f"{plugin}: give its ModelSet a migrations package"
     importlib.import_module(model_set.migrations)  # `mengchong makemigrations <label>` writes it
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_the_plugins_routes_are_fuzzed(plugin):
+    from test_contract_fuzz import FUZZ_CONFIG
+
+    enabled = FUZZ_CONFIG["plugins"]["enabled"]
+    assert plugin in enabled, f"tests/kernel/test_contract_fuzz.py: add {plugin!r} to FUZZ_CONFIG's plugins"
