@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from mengchong.accounts.models import User
-from mengchong.economy.models import PointsLedgerEntry, InventoryItem
+from mengchong.economy.models import InventoryItem, PointsLedgerEntry
 from mengchong.economy.points import grant_points
 from mengchong.keys import database_key
 from mengchong_plugins.mall.models import Product
