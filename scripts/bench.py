@@ -32,15 +32,14 @@ from typing import Any
 import asyncpg
 from bench_endpoints import (
     BASELINES,
-    CLEAR_THE_DAY_SQL,
-    CLEARS_THE_DAY,
+    BEFORE_EACH,
     ENDPOINTS,
     LIST_USERS,
     PAGE_PETS,
     SAME_WORK,
     TOKENS,
 )
-from bench_seed import seed
+from bench_seed import copy_products_page, seed
 from bench_wrk import Result, free_port, lua_script, measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +187,7 @@ class Bench:
         url = f"http://127.0.0.1:{port}"
         check_list_page(url, data["list_tokens"][0])
         results = [
-            measure(name, url, scripts[name], args, data, proc.pid, self.day_cleaner(name))
+            measure(name, url, scripts[name], args, data, proc.pid, self.before_each(name))
             for name, *_ in chosen
         ]
         rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
@@ -200,6 +199,9 @@ class Bench:
         needed = [baseline for baseline in BASELINES if baseline[0] in wanted]
         if needed:
             command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
+            if "redis-py page" in wanted:
+                page_key = asyncio.run(copy_products_page(REDIS_URL, self.redis_prefix))
+                command += ["--redis-url", REDIS_URL, "--page-key", page_key]
             command += ["--secret", self.secret]
             base, base_port, base_log, _ = self.start(command, "baseline")
             wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
@@ -212,7 +214,7 @@ class Bench:
                     script,
                     args,
                     data,
-                    before_each=self.day_cleaner(name),
+                    before_each=self.before_each(name),
                 )
             self.stop(base)
 
@@ -240,22 +242,24 @@ class Bench:
             "startup_to_first_healthz_200_s": round(first_200, 3),
         }
 
-    def day_cleaner(self, name: str) -> Callable[[], None] | None:
-        """For a check-in endpoint: what empties the day before each of its runs."""
-        if name not in CLEARS_THE_DAY:
+    def before_each(self, name: str) -> Callable[[], None] | None:
+        """What runs before each run of ``name`` (BEFORE_EACH: a check-in's day cleared, the
+        users funded for orders)."""
+        sql = BEFORE_EACH.get(name)
+        if sql is None:
             return None
 
-        async def clear() -> None:
+        async def prepare() -> None:
             # wrk leaves up to --connections requests in flight when it stops: let them commit
             # first, or their users start the next run already checked in (a few 409s).
             await asyncio.sleep(1)
             connection = await asyncpg.connect(self.db_url)
             try:
-                await connection.execute(CLEAR_THE_DAY_SQL)
+                await connection.execute(sql)
             finally:
                 await connection.close()
 
-        return lambda: asyncio.run(clear())
+        return lambda: asyncio.run(prepare())
 
     # --- cleanup -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
   of the pet that inserts its history entry in the same statement. No revocation check, no rate
   limit, no validation schema, no game rules: what the database alone asks of a petting.
 - ``POST /v1/checkin`` and ``GET /v1/checkin/status``: see ``scripts/bench_baseline_checkin.py``.
+- ``GET /v1/mall/products`` and ``POST /v1/mall/orders``: see ``scripts/bench_baseline_mall.py``.
 
 The bench starts it pinned to core 0 (``taskset -c 0``) and drives it with wrk like the product.
 """
@@ -28,6 +29,7 @@ import orjson
 import uvloop
 from aiohttp import web
 from bench_baseline_checkin import add_checkin_routes
+from bench_baseline_mall import add_mall_routes
 
 HEALTH_BODY = orjson.dumps({"code": 0, "message": "Success", "data": {"status": "ok"}})
 USER_SQL = (
@@ -134,6 +136,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     app.router.add_get("/v1/users/profile", profile)
     app.router.add_post("/v1/pets/{pet_id}/interact", interact)
     add_checkin_routes(app, pool_key, claims_of, json_response)
+    add_mall_routes(app, pool_key, claims_of, json_response, args.redis_url, args.page_key)
     app.cleanup_ctx.append(pool_ctx)
     return app
 
@@ -147,6 +150,8 @@ def main() -> None:
     parser.add_argument("--issuer", default="mengchong")
     parser.add_argument("--audience", default="mengchong-miniprogram")
     parser.add_argument("--pool", type=int, default=10, help="asyncpg pool size (the product's pool_max)")
+    parser.add_argument("--redis-url", help="Redis of the cached product page")
+    parser.add_argument("--page-key", help="the key of the copy of the product's cached page")
     args = parser.parse_args()
     # The product's event loop (mengchong.server uses uvloop), so the comparison is like for like.
     loop = uvloop.new_event_loop()

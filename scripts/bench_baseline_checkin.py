@@ -3,7 +3,8 @@
 - ``POST /v1/checkin``: the product's statements for a check-in with raw asyncpg, in one
   transaction: the user's logged days, the log row (``ON CONFLICT DO NOTHING``: 409 when the day
   is taken), the balance update, the ledger row and the two outbox rows (``points.changed`` and
-  ``checkin.completed``). The reward is the base 10 points; no streak rules, no validation.
+  ``checkin.completed``) in one INSERT, as the product writes them. The reward is the base 10
+  points; no streak rules, no validation.
 - ``GET /v1/checkin/status``: one query of the user's logged days, answered as JSON.
 """
 
@@ -39,7 +40,7 @@ LEDGER_SQL = (
 )
 OUTBOX_SQL = (
     "INSERT INTO outbox_events (event_id, name, payload, created_at, attempts) "
-    "VALUES ($1, $2, $3::jsonb, $4, 0)"
+    "VALUES ($1, 'points.changed', $2::jsonb, $5, 0), ($3, 'checkin.completed', $4::jsonb, $5, 0)"
 )
 
 
@@ -62,9 +63,11 @@ def add_checkin_routes(
                 return json_response({"code": 40901, "message": "Already checked in today"}, 409)
             balance = await connection.fetchval(BALANCE_SQL, user_id, BASE_POINTS)
             await connection.fetchrow(LEDGER_SQL, user_id, BASE_POINTS, today.isoformat(), balance, now)
+            events = []
             for name in ("points.changed", "checkin.completed"):
                 event = {"name": name, "id": str(uuid.uuid4()), "payload": {"user_id": user_id}}
-                await connection.execute(OUTBOX_SQL, event["id"], name, orjson.dumps(event).decode(), now)
+                events += [event["id"], orjson.dumps(event).decode()]
+            await connection.execute(OUTBOX_SQL, *events, now)
         data = {
             "date": today.isoformat(),
             "reward_points": BASE_POINTS,

@@ -4,6 +4,9 @@ with, and what each needs (its tokens, the same work done bare, a day cleared be
 from __future__ import annotations
 
 PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
+# The mall: a page of 20 of MALL_PRODUCTS on the shelf, and orders of one of them, unlimited.
+MALL_PRODUCTS, HOT_PRODUCT = 30, "b0" * 16
+ORDER = f'\'{{"product_id":"{HOT_PRODUCT}","quantity":1}}\''
 # The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
 LIST_USERS, PAGE_PETS = 1000, 20
 # (name, method, path as a Lua expression, body as a Lua expression or None, authenticated, baseline)
@@ -22,6 +25,8 @@ ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ),
     ("POST /v1/checkin", "POST", '"/v1/checkin"', None, True, "raw asyncpg checkin"),
     ("GET /v1/checkin/status", "GET", '"/v1/checkin/status"', None, True, "raw asyncpg checkin status"),
+    ("GET /v1/mall/products", "GET", '"/v1/mall/products?page=1&limit=20"', None, False, "redis-py page"),
+    ("POST /v1/mall/orders", "POST", '"/v1/mall/orders"', ORDER, True, "raw asyncpg order"),
     ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
 ]
 # (name, method, path, body, authenticated), served by scripts/bench_baseline.py
@@ -31,15 +36,26 @@ BASELINES = [
     ("raw asyncpg petting", "POST", '"/v1/pets/" .. pets[i] .. "/interact"', PET, True),
     ("raw asyncpg checkin", "POST", '"/v1/checkin"', None, True),
     ("raw asyncpg checkin status", "GET", '"/v1/checkin/status"', None, True),
+    ("redis-py page", "GET", '"/v1/mall/products?page=1&limit=20"', None, False),
+    ("raw asyncpg order", "POST", '"/v1/mall/orders"', ORDER, True),
 ]
 # Each check-in run starts from a day nobody has checked in. wrk sends each request for the next
 # user in turn (--checkin-users, 40,000: a 10 s run below 4,000 req/s), and the bench warns when
 # a run outlasted them. The statuses then read one logged day a user.
-CLEARS_THE_DAY = {"POST /v1/checkin", "raw asyncpg checkin"}
 CLEAR_THE_DAY_SQL = (
     "DELETE FROM checkin_logs; DELETE FROM points_ledger WHERE reason LIKE 'checkin%'; "
     "UPDATE users SET points_balance = 0 WHERE points_balance <> 0; DELETE FROM outbox_events"
 )
+# Every user can pay for every order of a run (an order of the hot product costs 1 point).
+FUND_SQL = "UPDATE users SET points_balance = 1000000000; DELETE FROM outbox_events"
+# What runs before each run of an endpoint (a warm-up included); such an endpoint must answer
+# no non-2xx (the bench warns when it does).
+BEFORE_EACH = {
+    "POST /v1/checkin": CLEAR_THE_DAY_SQL,
+    "raw asyncpg checkin": CLEAR_THE_DAY_SQL,
+    "POST /v1/mall/orders": FUND_SQL,
+    "raw asyncpg order": FUND_SQL,
+}
 TOKENS = {
     "GET /v1/users/pets": "list_tokens",
     "POST /v1/checkin": "checkin_tokens",

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-from bench_endpoints import LIST_USERS, PAGE_PETS
+from bench_endpoints import HOT_PRODUCT, LIST_USERS, MALL_PRODUCTS, PAGE_PETS
 
 
 async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int) -> dict[str, list[str]]:
@@ -80,7 +80,39 @@ async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int)
             data["pets"] += pet_ids[: len(ids)]  # each user's first pet, in user order
             data["tokens"] += tokens_issued[: len(ids)]
         data["list_tokens"] = data["tokens"][:LIST_USERS]
+        await seed_products(connection, now)
         await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", everyone)
     finally:
         await connection.close()
     return data
+
+
+async def seed_products(connection: asyncpg.Connection, now: datetime) -> None:
+    """MALL_PRODUCTS products on the shelf, HOT_PRODUCT (1 point, unlimited stock) first."""
+    ids = [HOT_PRODUCT, *(uuid.uuid4().hex for _ in range(MALL_PRODUCTS - 1))]
+    await connection.execute(
+        "INSERT INTO mall_products (product_id, sku, name, description, image_url, type, category,"
+        " points_cost, stock_quantity, on_shelf, per_user_limit, item_id, sort_order, created_at,"
+        " updated_at) SELECT p, NULL, 'Fish ' || n, 'A fresh fish', '', 'virtual_pet_food', 'food',"
+        " CASE WHEN n = 1 THEN 1 ELSE 10 * n END, -1, true, NULL, 'food.fish', n, $2, $2"
+        " FROM unnest($1::text[]) WITH ORDINALITY AS t(p, n)",
+        ids,
+        now,
+    )
+
+
+async def copy_products_page(redis_url: str, prefix: str, page: int = 1, limit: int = 20) -> str:
+    """Copy the product's cached product-list page to a key of its own for the bare baseline
+    (the page's hash may expire before the baselines run); returns that key."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        body = await client.hget(f"{prefix}mall:products:pages", f"::{page}:{limit}")
+        if body is None:
+            raise RuntimeError("the product never cached its product list page: run its endpoint first")
+        key = f"{prefix}bench:products-page"
+        await client.set(key, body)
+        return key
+    finally:
+        await client.aclose()

@@ -108,6 +108,16 @@ def counts_client_ip(guard: Guard) -> Guard:
     return guard
 
 
+def counts_client_ip_on_a_miss(handler: Any) -> Any:
+    """Mark a public route whose answer is usually one cache read (a cached page): the pipeline
+    leaves its client IP's rate limit pending (:data:`~mengchong.keys.IP_PENDING`) and the
+    handler counts it (``app[limiter_key].check_pending_ip(request)``) only before the work a
+    cache miss does. A request answered from the cache is not counted: counting it would cost
+    as much as answering it, and protect nothing the database needs."""
+    setattr(handler, COUNTS_CLIENT_IP_ATTR, True)
+    return handler
+
+
 @dataclass(frozen=True)
 class RouteNeeds:
     """What one handler requires before it runs, read once from its decorators."""
@@ -122,10 +132,13 @@ class RouteNeeds:
         """None when the handler needs nothing (health checks, public pages)."""
         guard = getattr(handler, GUARD_ATTR, None)
         schemas = tuple(getattr(handler, SCHEMAS_ATTR, None) or ())
-        if guard is None and not schemas:
+        counts_ip = getattr(guard, COUNTS_CLIENT_IP_ATTR, False) or getattr(
+            handler, COUNTS_CLIENT_IP_ATTR, False
+        )
+        if guard is None and not schemas and not counts_ip:
             return None
         json_body = any(schema.location == "json" for schema in schemas)
-        return cls(guard, json_body, schemas, getattr(guard, COUNTS_CLIENT_IP_ATTR, False))
+        return cls(guard, json_body, schemas, counts_ip)
 
     async def check(self, request: web.Request) -> None:
         """Who is calling comes before what they sent, so an anonymous bad body is 401, not 400;

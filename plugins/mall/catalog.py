@@ -1,14 +1,14 @@
 """The mall's catalog: products read and listed for everyone, created and changed by admins (each
 write logged in ``mall_admin_log`` in its own transaction), and the cache of the product list.
 
-The list cache (seed §5.7.1 "read the list from the cache first") lives in the cache port as a
-generation counter ``mall:products:gen`` and ONE hash ``mall:products:pages``. A page is kept under
-the field ``<gen>:<category>:<type>:<page>:<limit>`` as the complete response body, so a hit is
-answered with the stored bytes, read together with the generation by one Lua call. A miss reads
-the database and stores its body under the generation it read. Every change to the catalog, once
-committed, increments the generation and then drops the hash (:func:`invalidate_products`): a
-reader that read the old generation before the change may still store its page afterwards, but
-under a generation nobody reads any more, so a stale page is never served.
+The list cache (seed §5.7.1 "read the list from the cache first") lives in the cache port as ONE
+hash ``mall:products:pages`` and a generation counter ``mall:products:gen``. A page is kept under
+the field ``<category>:<type>:<page>:<limit>`` as the complete response body, so a hit is one
+HGET answered with the stored bytes. A miss reads the generation, then the database, and stores
+its body only if the generation is still the one it read (one Lua call). Every change to the
+catalog, once committed, increments the generation and then drops the hash
+(:func:`invalidate_products`): a reader that read the database before the change and stores
+after it finds the generation moved and stores nothing, so a stale page is never served.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,12 +60,17 @@ ORDERING = ("sort_order", "created_at", "id")
 CREATE = "product.create"
 UPDATE = "product.update"
 
-# One round trip for a hit: the generation (0 before the first change) and the page stored under it.
-READ_PAGE_LUA = """
-local g = redis.call('get', KEYS[1]) or '0'
-return {g, redis.call('hget', KEYS[2], g .. ':' .. ARGV[1])}
+# A page read on a miss, kept only if no change came since the generation was read; the hash
+# expires ARGV[3] ms after it was first filled (NX: a miss doesn't push the expiry back).
+STORE_PAGE_LUA = """
+if (redis.call('get', KEYS[1]) or '0') ~= ARGV[1] then
+    return 0
+end
+redis.call('hset', KEYS[2], ARGV[2], ARGV[4])
+redis.call('pexpire', KEYS[2], ARGV[3], 'NX')
+return 1
 """
-_read_scripts: WeakKeyDictionary[Cache, AsyncScript] = WeakKeyDictionary()
+_store_scripts: WeakKeyDictionary[Cache, AsyncScript] = WeakKeyDictionary()
 
 
 def mall_settings(app: web.Application) -> MallSettings:
@@ -154,37 +159,46 @@ def cache_keys(cache: Cache) -> tuple[str, str]:
     return cache.key("mall", "products", "gen"), cache.key("mall", "products", "pages")
 
 
-def _read_script(cache: Cache) -> AsyncScript:
-    script = _read_scripts.get(cache)
+def _store_script(cache: Cache) -> AsyncScript:
+    script = _store_scripts.get(cache)
     if script is None:
-        script = _read_scripts[cache] = cache.client.register_script(READ_PAGE_LUA)
+        script = _store_scripts[cache] = cache.client.register_script(STORE_PAGE_LUA)
     return script
 
 
-async def read_page(app: web.Application, query: ListQuery) -> tuple[str, bytes | None]:
-    """The current generation and the body cached under it for ``query`` (None: not cached)."""
+async def read_page(app: web.Application, query: ListQuery) -> bytes | None:
+    """The body cached for ``query`` (None: not cached): one HGET."""
     cache = app[cache_key]
-    generation, body = await _read_script(cache)(keys=list(cache_keys(cache)), args=[query.field])
-    return generation.decode() if isinstance(generation, bytes) else str(generation), body
+    return await cache.client.hget(cache_keys(cache)[1], query.field)
 
 
-async def store_page(app: web.Application, generation: str, query: ListQuery, body: bytes) -> None:
-    """Keep ``body`` as ``query``'s page of ``generation`` (the one read before the database was);
-    the hash expires ``list_cache_seconds`` after it was first filled."""
+async def current_generation(app: web.Application) -> str:
+    """The catalog's generation: read on a miss before the database is."""
     cache = app[cache_key]
-    _, pages = cache_keys(cache)
+    generation = await cache.client.get(cache_keys(cache)[0])
+    return generation.decode() if isinstance(generation, bytes) else str(generation or "0")
+
+
+async def store_page(app: web.Application, generation: str, query: ListQuery, body: bytes) -> bool:
+    """Keep ``body`` as ``query``'s page if the catalog is still at ``generation`` (the one read
+    before the database was); False when a change came since, and nothing was kept."""
+    cache = app[cache_key]
     ttl_ms = max(1, math.ceil(mall_settings(app).list_cache_seconds * 1000))
-    async with cache.client.pipeline(transaction=True) as pipe:
-        pipe.hset(pages, f"{generation}:{query.field}", body)
-        pipe.pexpire(pages, ttl_ms, nx=True)  # NX: every miss doesn't push the expiry back
-        await pipe.execute()
+    keys, args = list(cache_keys(cache)), [generation, query.field, ttl_ms, body]
+    return bool(await _store_script(cache)(keys=keys, args=args))
 
 
-async def products_page(app: web.Application, query: ListQuery) -> bytes:
-    """The response body of a page of the public list: from the cache, else built and cached."""
-    generation, body = await read_page(app, query)
+async def products_page(
+    app: web.Application, query: ListQuery, on_miss: Callable[[], Awaitable[None]] | None = None
+) -> bytes:
+    """The response body of a page of the public list: from the cache, else built and cached;
+    ``on_miss`` is awaited before the database is read (the route counts the client IP there)."""
+    body = await read_page(app, query)
     if body is not None:
         return body
+    if on_miss is not None:
+        await on_miss()
+    generation = await current_generation(app)
     page = Page(query.page, query.limit)
     rows, total = await list_products(page, category=query.category, type=query.type, on_shelf=True)
     body = ok_body(page.envelope([summary_view(row) for row in rows], total))

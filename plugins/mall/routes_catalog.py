@@ -13,6 +13,8 @@ from mengchong.http.envelope import json_response, ok
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.http.pagination import Page
 from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.validation import counts_client_ip_on_a_miss
+from mengchong.keys import limiter_key
 from mengchong_plugins.mall import catalog
 from mengchong_plugins.mall import schemas_catalog as schemas
 
@@ -26,10 +28,15 @@ routes = web.RouteTableDef()
 )
 @response_schema(envelope(page(schemas.MallProductSummary)))
 @querystring_schema(schemas.ProductsQuery)
+@counts_client_ip_on_a_miss
 async def list_products(request: web.Request) -> web.Response:
     query = request["querystring"]
     list_query = catalog.ListQuery(query.get("category"), query.get("type"), query["page"], query["limit"])
-    return json_response(await catalog.products_page(request.app, list_query))
+
+    async def count_client_ip() -> None:  # only a page not in the cache: it reads the database
+        await request.app[limiter_key].check_pending_ip(request)
+
+    return json_response(await catalog.products_page(request.app, list_query, count_client_ip))
 
 
 async def caller_is_admin(request: web.Request) -> bool:

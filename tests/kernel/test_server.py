@@ -65,3 +65,40 @@ def test_an_unreachable_backend_at_start_is_one_clear_line(tmp_path):
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("mengchong: cannot open the queue (RabbitQueue)")
+
+
+async def test_once_started_the_server_freezes_what_the_start_made_out_of_the_collector(tmp_path):
+    """A full collection would otherwise walk every module, route and setting of the process and
+    pause the loop for tens of ms (the product list's p99 under load)."""
+    import asyncio
+    import gc
+
+    from mengchong.app import create_app
+    from mengchong.server import run
+    from support import settings_from
+
+    port = free_port()
+    settings = settings_from(
+        {"database": {"url": f"sqlite://{tmp_path}/db.sqlite3"}, "files": {"root": str(tmp_path / "files")}},
+        server={"port": port},
+        plugins={"enabled": []},
+    )
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    serving = asyncio.create_task(run(create_app(settings), settings))
+    try:
+        await eventually(lambda: gc.get_freeze_count() > 0)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):  # the site starts listening just after the freeze
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
+                        assert answer.status == 200
+                        break
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the server never answered")
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        gc.unfreeze()
