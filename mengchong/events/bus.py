@@ -113,6 +113,11 @@ async def record_event(connection: BaseDBAsyncClient, payload: EventPayload) -> 
     return event
 
 
+_PENDING = (
+    "SELECT id, event_id, name, payload FROM outbox_events WHERE relayed_at IS NULL ORDER BY id LIMIT $1"
+)
+
+
 def _outbox_row(event: Event, now: datetime) -> list[Any]:
     # The payload as JSON text, as the model's JSONField writes it.
     return [event.id, event.name, orjson.dumps(event.as_dict()).decode(), now]
@@ -197,27 +202,24 @@ class EventBus:
         relayed: list[int] = []
         error: Exception | None = None
         async with self._database.transaction() as connection:
-            rows = (
-                await OutboxEvent.filter(relayed_at=None)
-                .order_by("id")
-                .limit(self._settings.relay_batch)
-                .select_for_update(skip_locked=True)
-                .using_db(connection)
-            )
+            # Raw statements: through the ORM, the relay's two queries were a tenth of a
+            # check-in's CPU. SKIP LOCKED lets a second process relay other rows meanwhile.
+            locking = " FOR UPDATE SKIP LOCKED" if connection.capabilities.dialect == "postgres" else ""
+            rows = await fetch_rows(connection, _PENDING + locking, [self._settings.relay_batch])
             for row in rows:
                 try:
-                    for subscriber in self.subscribers_of(row.name):
-                        await self._queue.publish(subscriber.queue, row.payload, message_id=row.event_id)
+                    payload = row["payload"]
+                    body = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+                    for subscriber in self.subscribers_of(row["name"]):
+                        await self._queue.publish(subscriber.queue, body, message_id=row["event_id"])
                 except Exception as exc:  # keep what went out; the rest waits for the next run
                     error = exc
                     break
-                relayed.append(row.id)
+                relayed.append(int(row["id"]))
             if relayed:
-                await (
-                    OutboxEvent.filter(id__in=relayed)
-                    .using_db(connection)
-                    .update(relayed_at=datetime.now(UTC))
-                )
+                marks = ", ".join(f"${index}" for index in range(2, len(relayed) + 2))
+                sql = f"UPDATE outbox_events SET relayed_at = $1 WHERE id IN ({marks})"
+                await fetch_rows(connection, sql, [datetime.now(UTC), *relayed])
         if error is not None:
             raise error
         return len(relayed)

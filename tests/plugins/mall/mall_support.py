@@ -85,3 +85,27 @@ async def held(client: TestClient, user_id: int, item_id: str) -> int:
     with database.activate():
         row = await InventoryItem.get_or_none(user_id=user_id, item_id=item_id)
     return row.quantity if row is not None else 0
+
+
+async def order(
+    client: TestClient,
+    auth: Auth,
+    product_id: str | None = None,
+    quantity: int = 1,
+    *,
+    key: str | None = None,
+    body: Any = None,
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """``POST /v1/mall/orders`` of ``quantity`` of the product (or exactly ``body``), with the
+    ``Idempotency-Key`` when given; the status, the headers and the envelope."""
+    headers = {**auth, **({"Idempotency-Key": key} if key is not None else {})}
+    sent = body if body is not None else {"product_id": product_id, "quantity": quantity}
+    response = await client.post("/v1/mall/orders", json=sent, headers=headers)
+    return response.status, dict(response.headers), await response.json()
+
+
+async def ordered(client: TestClient, auth: Auth, product_id: str, quantity: int = 1) -> dict[str, Any]:
+    """An order that must go through; the data of its 201."""
+    status, _, envelope = await order(client, auth, product_id, quantity)
+    assert status == 201, envelope
+    return envelope["data"]

@@ -10,18 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mall_support import TOY, Auth, give_points, insert_product
+from mall_support import TOY, Auth, give_points, insert_product, ordered
 
 MISSING = "0" * 32
-
-
-async def placed(client: TestClient, auth: Auth, product_id: str, quantity: int = 1) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/mall/orders", json={"product_id": product_id, "quantity": quantity}, headers=auth
-    )
-    body = await response.json()
-    assert response.status == 201, body
-    return body["data"]
 
 
 async def admin_list(client: TestClient, auth: Auth, query: str = "") -> tuple[int, dict[str, Any]]:
@@ -52,11 +43,11 @@ async def test_the_list_shows_the_callers_own_orders_newest_first_by_page(client
     product = await insert_product(client, name="Fish")
     toy = await insert_product(client, name="Ball", item_id=TOY)
     mine = [
-        await placed(client, auth, product["product_id"], 1),
-        await placed(client, auth, toy["product_id"], 2),
-        await placed(client, auth, product["product_id"], 3),
+        await ordered(client, auth, product["product_id"], 1),
+        await ordered(client, auth, toy["product_id"], 2),
+        await ordered(client, auth, product["product_id"], 3),
     ]
-    bobs = await placed(client, bob_auth, product["product_id"], 1)
+    bobs = await ordered(client, bob_auth, product["product_id"], 1)
 
     status, body = await list_page(client, auth)
     assert status == 200, body
@@ -101,7 +92,7 @@ async def test_an_order_is_read_by_its_owner_only(client, alice, bob):
     _, bob_auth = bob
     await give_points(client, alice_id, 100)
     product = await insert_product(client)
-    order = await placed(client, auth, product["product_id"], 2)
+    order = await ordered(client, auth, product["product_id"], 2)
 
     response = await client.get(f"/v1/mall/orders/{order['order_id']}", headers=auth)
     body = await response.json()
@@ -137,10 +128,10 @@ async def orders(client, alice, bob) -> dict[str, Any]:
     fish = await insert_product(client, name="Fish")
     ball = await insert_product(client, name="Ball", item_id=TOY)
     made = [
-        (str(alice_id), await placed(client, alice_auth, fish["product_id"])),
-        (str(bob_id), await placed(client, bob_auth, fish["product_id"])),
-        (str(alice_id), await placed(client, alice_auth, ball["product_id"])),
-        (str(bob_id), await placed(client, bob_auth, ball["product_id"], 2)),
+        (str(alice_id), await ordered(client, alice_auth, fish["product_id"])),
+        (str(bob_id), await ordered(client, bob_auth, fish["product_id"])),
+        (str(alice_id), await ordered(client, alice_auth, ball["product_id"])),
+        (str(bob_id), await ordered(client, bob_auth, ball["product_id"], 2)),
     ]
     return {
         "alice": str(alice_id),

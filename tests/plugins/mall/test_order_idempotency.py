@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mall_support import FOOD, Auth, balance_of, give_points, held, insert_product, ledger_of
+from mall_support import FOOD, Auth, balance_of, give_points, held, insert_product, ledger_of, order
 from mengchong.keys import database_key
 from mengchong_plugins.mall.models import Order, Product
 
@@ -22,12 +22,7 @@ REPLAYED = "Idempotent-Replayed"
 async def place(
     client: TestClient, auth: Auth, product_id: str, quantity: int = 1, key: str | None = None
 ) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """``POST /v1/mall/orders`` with the key (when given); the status, headers and envelope."""
-    headers = {**auth, **({HEADER: key} if key is not None else {})}
-    response = await client.post(
-        "/v1/mall/orders", json={"product_id": product_id, "quantity": quantity}, headers=headers
-    )
-    return response.status, dict(response.headers), await response.json()
+    return await order(client, auth, product_id, quantity, key=key)
 
 
 async def orders_of(client: TestClient, user_id: int) -> list[Order]:

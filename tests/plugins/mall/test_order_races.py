@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from mall_support import FOOD, Auth, balance_of, give_points, held, insert_product, ledger_of
+from mall_support import FOOD, Auth, balance_of, give_points, held, insert_product, ledger_of, order
 from mengchong.accounts.models import User
 from mengchong.keys import database_key, tokens_key
 from mengchong.storage.models import OutboxEvent
@@ -23,10 +23,8 @@ from support import bearer
 async def place(
     client: TestClient, auth: Auth, product_id: str, quantity: int = 1
 ) -> tuple[int, dict[str, Any]]:
-    response = await client.post(
-        "/v1/mall/orders", json={"product_id": product_id, "quantity": quantity}, headers=auth
-    )
-    return response.status, await response.json()
+    status, _, envelope = await order(client, auth, product_id, quantity)
+    return status, envelope
 
 
 async def shoppers(client: TestClient, count: int, points: int) -> list[tuple[int, Auth]]:

@@ -11,7 +11,18 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mall_support import FOOD, TOY, Auth, balance_of, give_points, held, insert_product, ledger_of
+from mall_support import (
+    FOOD,
+    TOY,
+    Auth,
+    balance_of,
+    give_points,
+    held,
+    insert_product,
+    ledger_of,
+    order,
+    ordered,
+)
 from mengchong import hookimpl
 from mengchong.events import Event, Subscriber
 from mengchong.keys import database_key
@@ -50,16 +61,9 @@ def extra_plugins(spy: OrderSpy) -> list[tuple[str, object]]:
 
 
 async def place(client: TestClient, auth: Auth, body: Any) -> tuple[int, dict[str, Any]]:
-    """``POST /v1/mall/orders``; returns the status and the envelope."""
-    response = await client.post("/v1/mall/orders", json=body, headers=auth)
-    return response.status, await response.json()
-
-
-async def placed(client: TestClient, auth: Auth, product_id: str, quantity: int = 1) -> dict[str, Any]:
-    """An order that must go through; returns the data of its 201."""
-    status, body = await place(client, auth, {"product_id": product_id, "quantity": quantity})
-    assert status == 201, body
-    return body["data"]
+    """``POST /v1/mall/orders`` with exactly ``body``; the status and the envelope."""
+    status, _, envelope = await order(client, auth, body=body)
+    return status, envelope
 
 
 async def snapshot(client: TestClient, user_id: int, product_id: str) -> dict[str, Any]:
@@ -169,7 +173,7 @@ async def test_an_order_of_limited_stock_shows_in_the_cached_product_list_at_onc
         return item["stock_quantity"]
 
     assert await listed_stock() == 5  # now cached
-    await placed(client, auth, product["product_id"], 2)
+    await ordered(client, auth, product["product_id"], 2)
     assert await listed_stock() == 3
 
 
@@ -231,7 +235,7 @@ async def test_the_most_units_per_order_is_accepted_one_more_is_not(client, alic
     alice_id, auth = alice
     await give_points(client, alice_id, 1000)
     product = await insert_product(client, stock_quantity=30)
-    assert (await placed(client, auth, product["product_id"], 10))["quantity"] == 10
+    assert (await ordered(client, auth, product["product_id"], 10))["quantity"] == 10
     status, body = await place(client, auth, {"product_id": product["product_id"], "quantity": 11})
     assert_refused(status, body, (400, 40001), "quantity")
     assert "10" in body["errors"][0]["message"]
@@ -242,7 +246,7 @@ async def test_the_most_units_per_order_comes_from_the_settings(client, alice):
     alice_id, auth = alice
     await give_points(client, alice_id, 1000)
     product = await insert_product(client)
-    assert (await placed(client, auth, product["product_id"], 3))["quantity"] == 3
+    assert (await ordered(client, auth, product["product_id"], 3))["quantity"] == 3
     status, body = await place(client, auth, {"product_id": product["product_id"], "quantity": 4})
     assert_refused(status, body, (400, 40001), "quantity")
 
@@ -271,7 +275,7 @@ async def test_not_enough_points_is_42201_and_changes_nothing_exactly_enough_goe
     assert await snapshot(client, alice_id, product["product_id"]) == before
 
     await give_points(client, bob_id, 50)  # exactly two units
-    data = await placed(client, bob_auth, product["product_id"], 2)
+    data = await ordered(client, bob_auth, product["product_id"], 2)
     assert data["remaining_points"] == 0
     assert await balance_of(client, bob_id) == 0
     assert (await snapshot(client, bob_id, product["product_id"]))["stock"] == 2
@@ -289,7 +293,7 @@ async def test_out_of_stock_is_42202_and_changes_nothing_the_last_units_can_be_o
     assert_refused(status, body, (422, 42202))
     assert await snapshot(client, alice_id, product["product_id"]) == before
 
-    await placed(client, bob_auth, product["product_id"], 2)  # exactly the stock
+    await ordered(client, bob_auth, product["product_id"], 2)  # exactly the stock
     assert (await snapshot(client, bob_id, product["product_id"]))["stock"] == 0
     before = await snapshot(client, alice_id, product["product_id"])
     status, body = await place(client, auth, {"product_id": product["product_id"], "quantity": 1})
@@ -304,7 +308,7 @@ async def test_the_per_user_limit_is_reached_exactly_and_not_passed(client, alic
     await give_points(client, bob_id, 1000)
     product = await insert_product(client, per_user_limit=3, stock_quantity=20)
     product_id = product["product_id"]
-    await placed(client, auth, product_id, 2)
+    await ordered(client, auth, product_id, 2)
 
     before = await snapshot(client, alice_id, product_id)
     status, body = await place(client, auth, {"product_id": product_id, "quantity": 2})  # 4 > 3
@@ -312,14 +316,14 @@ async def test_the_per_user_limit_is_reached_exactly_and_not_passed(client, alic
     assert "3" in body["message"]
     assert await snapshot(client, alice_id, product_id) == before
 
-    await placed(client, auth, product_id, 1)  # exactly 3
+    await ordered(client, auth, product_id, 1)  # exactly 3
     before = await snapshot(client, alice_id, product_id)
     status, body = await place(client, auth, {"product_id": product_id, "quantity": 1})
     assert_refused(status, body, (422, 42204), "quantity")
     assert await snapshot(client, alice_id, product_id) == before
 
     # The limit is per user: Bob may still order all three.
-    await placed(client, bob_auth, product_id, 3)
+    await ordered(client, bob_auth, product_id, 3)
     assert await held(client, bob_id, FOOD) == 3
     assert (await snapshot(client, alice_id, product_id))["stock"] == 20 - 6
 
@@ -329,8 +333,8 @@ async def test_another_product_does_not_count_against_the_limit(client, alice):
     await give_points(client, alice_id, 1000)
     limited = await insert_product(client, per_user_limit=1)
     other = await insert_product(client)
-    await placed(client, auth, other["product_id"], 5)
-    await placed(client, auth, limited["product_id"], 1)
+    await ordered(client, auth, other["product_id"], 5)
+    await ordered(client, auth, limited["product_id"], 1)
 
 
 # --- What the items are for -----------------------------------------------------------------
@@ -343,7 +347,7 @@ async def test_ordered_food_feeds_a_pet(client, alice):
     response, body = await act(client, auth, pet["pet_id"], "feeding", FOOD)
     assert (response.status, body["code"]) == (422, 42201), body  # no fish yet
     product = await insert_product(client, item_id=FOOD, points_cost=10)
-    await placed(client, auth, product["product_id"])
+    await ordered(client, auth, product["product_id"])
     response, body = await act(client, auth, pet["pet_id"], "feeding", FOOD)
     assert response.status == 200, body
     assert await held(client, alice_id, FOOD) == 0
