@@ -1,12 +1,10 @@
 """The benchmark driver behind ``scripts/bench``: the services profile under wrk, next to baselines.
 
-It creates its own PostgreSQL database, Redis key prefix and RabbitMQ queue prefix, migrates,
-seeds users (one multi-row INSERT per 1,000) each with a pet document and a token (the first
-1,000 with 20 pets, whose list is read as a full page), starts ``mengchong serve`` pinned to
-core 0, drives each endpoint with wrk pinned to core 1 (a warm-up run, then ``--runs``
-measured runs, median reported), does the same for the bare aiohttp
-baselines of ``scripts/bench_baseline.py``, prints one table and removes everything it made,
-also on Ctrl-C and errors.
+It makes its own PostgreSQL database, Redis prefix and queue prefix, migrates, seeds users,
+pets, tokens and products (``bench_seed``), serves ``mengchong serve`` pinned to core 0, drives
+each endpoint of ``bench_endpoints`` with wrk pinned to core 1 (``bench_wrk``), then the bare
+baselines of ``scripts/bench_baseline.py``, prints one table and removes all it made, also on
+Ctrl-C and errors.
 """
 
 from __future__ import annotations
@@ -224,8 +222,7 @@ class Bench:
                 result.ratio = result.requests_per_second / baselines[baseline].requests_per_second
         return {
             "settings": {
-                k: getattr(args, k)
-                for k in ("duration", "connections", "runs", "users", "checkin_users", "profile")
+                k: getattr(args, k) for k in ("duration", "connections", "runs", "users", "checkin_users")
             },
             "notes": self.notes,
             "results": [asdict(r) for r in results],
@@ -344,7 +341,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--users", type=int, default=None, help="users the reads rotate through (default 10000, smoke 50)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--profile", choices=["services", "embedded"], default="services")
     parser.add_argument(
         "--checkin-users",
         type=int,
@@ -370,9 +366,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.profile == "embedded":
-        print("bench: --profile embedded is not supported yet (seeding targets PostgreSQL)", file=sys.stderr)
-        return 2
     if args.py_spy is not None:
         if shutil.which("py-spy") is None:
             print("bench: --py-spy needs py-spy on PATH (pip install py-spy)", file=sys.stderr)

@@ -13,6 +13,7 @@ import contextvars
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +69,17 @@ _NUMBERED_PLACEHOLDER = re.compile(r"\$(\d+)")
 def _in_dialect(dialect: str, sql: str) -> str:
     # SQLite understands numbered parameters as ?NNN, so one statement text serves both dialects.
     return _NUMBERED_PLACEHOLDER.sub(r"?\1", sql) if dialect == "sqlite" else sql
+
+
+def as_date(value: date | str) -> date:
+    """A DATE column of a :func:`fetch_rows` row: a ``date`` from PostgreSQL, ISO text from SQLite."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """A timestamp column of a :func:`fetch_rows` row: a ``datetime`` from PostgreSQL, ISO text
+    (``YYYY-MM-DD HH:MM:SS.ffffff+00:00``) from SQLite."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 async def fetch_rows(connection: BaseDBAsyncClient, sql: str, params: list[Any]) -> list[dict[str, Any]]:

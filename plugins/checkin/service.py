@@ -23,7 +23,7 @@ from mengchong.economy.points import change_points
 from mengchong.events import record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict
 from mengchong.keys import clock_key, database_key, item_catalog_key, settings_key
-from mengchong.storage.database import fetch_rows
+from mengchong.storage.database import as_date, as_datetime, fetch_rows
 from mengchong_plugins.checkin.events import CheckinCompleted
 from mengchong_plugins.checkin.rules import (
     CheckinRefused,
@@ -69,17 +69,9 @@ def checkin_settings(app: web.Application) -> CheckinSettings:
     return plugin_settings(app, CheckinSettings)
 
 
-def _as_date(value: Any) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _as_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _days_of(rows: list[dict[str, Any]]) -> dict[date, LoggedDay]:
     return {
-        _as_date(row["day"]): LoggedDay(bool(row["retroactive"]), _as_datetime(row["created_at"]))
+        as_date(row["day"]): LoggedDay(bool(row["retroactive"]), as_datetime(row["created_at"]))
         for row in rows
         if row["day"] is not None
     }

@@ -35,6 +35,7 @@ from mengchong.http.errors import ApiError, ErrorCode, FieldError, not_found
 from mengchong.http.pagination import Page
 from mengchong.keys import cache_key, clock_key, database_key, item_catalog_key
 from mengchong.storage.cache import Cache
+from mengchong.storage.database import as_datetime
 from mengchong_plugins.mall.models import AdminLog, Product
 from mengchong_plugins.mall.settings import MallSettings
 
@@ -81,7 +82,7 @@ def mall_settings(app: web.Application) -> MallSettings:
 
 
 def _iso(value: datetime | str) -> str:
-    return value if isinstance(value, str) else value.isoformat()
+    return as_datetime(value).isoformat()
 
 
 def summary_view(row: Mapping[str, Any]) -> dict[str, Any]:
