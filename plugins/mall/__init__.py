@@ -2,7 +2,7 @@
 granting one item of the kernel's item catalog per unit; an order spends points through the
 ledger, takes stock by a conditional update, grants the items to the inventory and records
 ``order.created``, all in one transaction, once per ``Idempotency-Key``. Admins
-(``auth.admin_openids``) manage the catalog; ``mengchong mall-import FILE`` loads a catalog file
+(``auth.admin_openids``) manage the catalog; ``mengchong mall import [FILE]`` loads a catalog file
 (the plugin ships a starter one). Its settings are the ``[mall]`` section
 (:class:`mengchong_plugins.mall.settings.MallSettings`).
 """
@@ -38,4 +38,4 @@ def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
 
 @hookimpl
 def mengchong_commands() -> Iterable[Command]:
-    return [importer.IMPORT_COMMAND]
+    return [importer.MALL_COMMAND]

@@ -1,4 +1,4 @@
-"""``mengchong mall-import [FILE]``: load a catalog file (TOML, ``[[products]]`` tables) into the
+"""``mengchong mall import [FILE]``: load a catalog file (TOML, ``[[products]]`` tables) into the
 mall; without FILE, the starter catalog shipped with the plugin (``starter_catalog.toml``).
 
 Products are matched by ``sku``: one whose sku is already in the catalog is kept as it is (an
@@ -155,8 +155,11 @@ async def import_catalog(app: web.Application, path: Path | str = STARTER_CATALO
     return created, kept
 
 
-def import_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def mall_arguments(parser: argparse.ArgumentParser) -> None:
+    """``mengchong mall import [FILE]`` (the mall's one subcommand so far)."""
+    actions = parser.add_subparsers(dest="action", required=True)
+    load = actions.add_parser("import", help="load a catalog file; skus already there are kept")
+    load.add_argument(
         "file",
         nargs="?",
         type=Path,
@@ -165,12 +168,13 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def run_import(app: web.Application, args: argparse.Namespace) -> int:
-    """Print ``created N, kept M``; on a refused file, its problems on stderr and status 1."""
+async def run_mall(app: web.Application, args: argparse.Namespace) -> int:
+    """``import``: print ``created N, kept M``; on a refused file, its problems on stderr and
+    status 1."""
     try:
         created, kept = await import_catalog(app, getattr(args, "file", None) or STARTER_CATALOG)
     except ImportRefused as exc:
-        print(f"mall-import: {exc.path}: nothing imported", file=sys.stderr)
+        print(f"mall import: {exc.path}: nothing imported", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
@@ -178,9 +182,9 @@ async def run_import(app: web.Application, args: argparse.Namespace) -> int:
     return 0
 
 
-IMPORT_COMMAND = Command(
-    "mall-import",
-    "load a catalog file into the mall (default: the starter catalog); skus already there are kept",
-    run_import,
-    import_arguments,
+MALL_COMMAND = Command(
+    "mall",
+    "the mall's catalog: `mall import [FILE]` loads a catalog file (default: the starter catalog)",
+    run_mall,
+    mall_arguments,
 )

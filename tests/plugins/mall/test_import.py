@@ -1,11 +1,10 @@
 """The catalog import on both profiles: the starter catalog loads (foods, toys and the make-up card,
 each granting an item of the item catalog), importing again changes nothing (admin edits kept), a
 bad file writes nothing and names the product's sku and the field, simultaneous imports create
-each product once, the list cache sees an import at once, and ``mengchong mall-import`` runs it."""
+each product once, the list cache sees an import at once, and ``mengchong mall import`` runs it."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from pathlib import Path
@@ -16,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from mall_support import ADMIN_CODE
 from mengchong.app import create_app
+from mengchong.cli import build_parser
 from mengchong.commands import plugin_commands, run_command
 from mengchong.keys import cache_key, database_key, item_catalog_key, plugin_manager_key
 from mengchong_plugins.mall import catalog
@@ -208,7 +208,8 @@ async def test_an_import_is_visible_on_the_next_list_read(client, tmp_path):
 
 
 async def run_import_command(profile: dict[str, Any], file: Path | None) -> int:
-    """``mengchong mall-import [FILE]`` in an app of its own on the client's database."""
+    """``mengchong mall import [FILE]`` in an app of its own on the client's database, its
+    command line parsed as the CLI parses it."""
     settings = settings_from(
         profile,
         plugins={"enabled": ["pets", "checkin", "mall"]},
@@ -216,8 +217,9 @@ async def run_import_command(profile: dict[str, Any], file: Path | None) -> int:
     )
     app = create_app(settings)
     track_queues(app)
-    assert "mall-import" in plugin_commands(app[plugin_manager_key])
-    return await run_command(app, "mall-import", argparse.Namespace(file=file))
+    commands = plugin_commands(app[plugin_manager_key])
+    args = build_parser(commands).parse_args(["mall", "import", *([str(file)] if file else [])])
+    return await run_command(app, args.command, args)
 
 
 async def test_the_mall_import_command(client, profile, tmp_path, capsys):
