@@ -13,7 +13,7 @@ from tortoise.expressions import F
 
 from mengchong.accounts.guard import publish_auth_state
 from mengchong.accounts.models import User, UserLoginLog
-from mengchong.events import UserCreated, record_event
+from mengchong.events import UserBanned, UserCreated, UserUnbanned, record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error, not_found
 from mengchong.http.ratelimit import client_ip
 from mengchong.http.text import storable
@@ -133,9 +133,13 @@ async def revoke_tokens(app: web.Application, user_id: int, *, ban: bool | None 
     changes: dict[str, object] = {"token_version": F("token_version") + 1}
     if ban is not None:
         changes["banned_at"] = datetime.now(UTC) if ban else None
-    async with app[database_key].transaction():
-        if not await User.filter(id=user_id).update(**changes):
+    async with app[database_key].transaction() as connection:
+        if not await User.filter(id=user_id).using_db(connection).update(**changes):
             raise not_found("User")
-        user = await User.get(id=user_id)
+        user = await User.get(id=user_id).using_db(connection)
+        if ban is not None:
+            await record_event(
+                connection, UserBanned(user_id=user_id) if ban else UserUnbanned(user_id=user_id)
+            )
     await publish_auth_state(app[cache_key], user)
     return user

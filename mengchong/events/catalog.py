@@ -77,6 +77,22 @@ class UserCreated(EventPayload):
 
 
 @dataclasses.dataclass(frozen=True)
+class UserBanned(EventPayload):
+    """An admin banned the user (every token revoked)."""
+
+    NAME: ClassVar[str] = "user.banned"
+    user_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class UserUnbanned(EventPayload):
+    """An admin lifted the user's ban."""
+
+    NAME: ClassVar[str] = "user.unbanned"
+    user_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class PointsChanged(EventPayload):
     """A user's points balance changed by ``delta``; ``balance`` is the balance right after."""
 
@@ -127,6 +143,8 @@ class PetLeveledUp(EventPayload):
 
 
 USER_CREATED = UserCreated.NAME
+USER_BANNED = UserBanned.NAME
+USER_UNBANNED = UserUnbanned.NAME
 POINTS_CHANGED = PointsChanged.NAME
 PET_ADOPTED = PetAdopted.NAME
 PET_INTERACTED = PetInteracted.NAME

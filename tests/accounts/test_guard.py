@@ -119,6 +119,23 @@ async def test_a_ban_is_immediate_and_admin_only(client):
     assert (await client.post("/v1/auth/wechat_login", json={"code": "victim"})).status == 200
 
 
+async def test_a_ban_and_its_lifting_are_recorded_as_events_with_them(client):
+    from mengchong.keys import database_key
+    from mengchong.storage.models import OutboxEvent
+
+    boss = (await login(client, "boss"))["token"]
+    target = (await login(client, "victim"))["user_info"]["user_id"]
+    assert (await client.post(f"/v1/admin/users/{target}/ban", headers=bearer(boss))).status == 200
+    assert (await client.delete(f"/v1/admin/users/{target}/ban", headers=bearer(boss))).status == 200
+    assert (await client.post("/v1/auth/logout", headers=bearer(boss))).status == 200  # no event
+    with client.server.app[database_key].activate():
+        rows = await OutboxEvent.filter(name__startswith="user.").exclude(name="user.created").order_by("id")
+    assert [(row.name, row.payload["payload"]) for row in rows] == [
+        ("user.banned", {"user_id": int(target)}),
+        ("user.unbanned", {"user_id": int(target)}),
+    ]
+
+
 async def test_an_admin_cannot_ban_themselves(client):
     boss = await login(client, "boss")
     own_id = boss["user_info"]["user_id"]
