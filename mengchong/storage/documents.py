@@ -104,6 +104,19 @@ def check_record(record: Record | None) -> CheckedRecord | None:
     )
 
 
+GET_MANY_MAX = 1000
+
+
+def check_doc_ids(doc_ids: Sequence[str]) -> list[str]:
+    """Each id checked, duplicates dropped; ValueError past :data:`GET_MANY_MAX`."""
+    if isinstance(doc_ids, str):
+        raise TypeError("doc_ids is a sequence of ids, not one id")
+    unique = list(dict.fromkeys(check_doc_id(doc_id) for doc_id in doc_ids))
+    if len(unique) > GET_MANY_MAX:
+        raise ValueError(f"at most {GET_MANY_MAX} ids in one get_many, got {len(unique)}")
+    return unique
+
+
 class Collection(Protocol):
     """One named collection of documents."""
 
@@ -116,6 +129,13 @@ class Collection(Protocol):
     async def insert(self, doc: Mapping[str, Any], *, doc_id: str | None = None) -> Document: ...
 
     async def get(self, doc_id: str) -> Document | None: ...
+
+    async def get_many(
+        self, doc_ids: Sequence[str], *, fields: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        """The documents of ``doc_ids`` that exist, by id, in one round trip (a page's display
+        data, say); ``fields`` as in :meth:`find`. At most :data:`GET_MANY_MAX` ids."""
+        ...
 
     async def find(
         self,

@@ -27,6 +27,7 @@ from mengchong.storage.documents import (
     Scalar,
     check_collection_name,
     check_doc_id,
+    check_doc_ids,
     check_document,
     check_fields,
     check_filter,
@@ -107,6 +108,18 @@ class MongoCollection:
     async def get(self, doc_id: str) -> Document | None:
         raw = await self._collection.find_one({"_id": check_doc_id(doc_id)})
         return from_mongo(raw) if raw is not None else None
+
+    async def get_many(
+        self, doc_ids: Sequence[str], *, fields: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        ids = check_doc_ids(doc_ids)
+        if not ids:
+            return {}
+        names = check_fields(fields)
+        projection = None if names is None else {**dict.fromkeys(names, 1), "version": 1}
+        cursor = self._collection.find({"_id": {"$in": ids}}, projection)
+        found = [from_mongo(raw) async for raw in cursor]
+        return {document["id"]: document for document in found}
 
     async def find(
         self,

@@ -36,6 +36,7 @@ from mengchong.storage.documents import (
     Scalar,
     check_collection_name,
     check_doc_id,
+    check_doc_ids,
     check_document,
     check_fields,
     check_filter,
@@ -116,6 +117,22 @@ class SqlCollection:
         sql = f"SELECT doc_id, data, version FROM documents WHERE {where}"
         rows = await self._connection.execute_query_dict(sql, p.params)
         return row_to_document(rows[0]) if rows else None
+
+    async def get_many(
+        self, doc_ids: Sequence[str], *, fields: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        ids = check_doc_ids(doc_ids)
+        if not ids:
+            return {}
+        names = check_fields(fields)
+        p = self._statement()
+        projection = self._dialect.projection(names)
+        columns = f"doc_id, version, {projection}" if projection else "doc_id, version"
+        marks = ", ".join(p(doc_id) for doc_id in ids)
+        sql = f"SELECT {columns} FROM documents WHERE {self._scope} AND doc_id IN ({marks})"
+        rows = await self._connection.execute_query_dict(sql, p.params)
+        found = (row_to_document(row, names) for row in rows)
+        return {document["id"]: document for document in found}
 
     def select_statement(
         self,

@@ -393,6 +393,27 @@ async def test_delete_removes_once_and_updates_of_missing_documents_return_none(
     assert again == {"id": "p", "a": 4, "version": 1}
 
 
+async def test_get_many_reads_the_existing_ones_of_many_ids_at_once(
+    store: DocumentStore, pets: Collection
+) -> None:
+    await pets.insert({"name": "Ada", "level": 3, "tags": ["a"]}, doc_id="a")
+    await pets.insert({"name": "Bo", "level": 5}, doc_id="b")
+    await store.collection("other").insert({"name": "not a pet"}, doc_id="c")
+    assert await pets.get_many(["b", "a", "missing", "a", "c"]) == {
+        "a": {"id": "a", "name": "Ada", "level": 3, "tags": ["a"], "version": 1},
+        "b": {"id": "b", "name": "Bo", "level": 5, "version": 1},
+    }
+    assert await pets.get_many(["a", "b"], fields=["level"]) == {
+        "a": {"id": "a", "level": 3, "version": 1},
+        "b": {"id": "b", "level": 5, "version": 1},
+    }
+    assert await pets.get_many([]) == {}
+    with pytest.raises(TypeError):
+        await pets.get_many("ab")
+    with pytest.raises(ValueError, match="at most 1000 ids"):
+        await pets.get_many([f"id{number}" for number in range(1001)])
+
+
 async def test_collections_are_isolated(store: DocumentStore) -> None:
     pets, logs = store.collection("pets"), store.collection("pet_interactions")
     await pets.insert({"owner": "u1", "n": 1}, doc_id="same")
