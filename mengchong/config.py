@@ -276,7 +276,7 @@ class EventsSettings(Section):
 
 class PluginsSettings(Section):
     enabled: list[str] = Field(
-        default_factory=lambda: ["pets", "checkin", "mall"],
+        default_factory=lambda: ["pets", "checkin", "mall", "leaderboard"],
         description="domain plugins to load (see `mengchong plugins`)",
     )
 

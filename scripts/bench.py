@@ -197,9 +197,9 @@ class Bench:
         needed = [baseline for baseline in BASELINES if baseline[0] in wanted]
         if needed:
             command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
+            command += ["--redis-url", REDIS_URL, "--board-key", f"{self.redis_prefix}lb:pet_level"]
             if "redis-py page" in wanted:
-                page_key = asyncio.run(copy_products_page(REDIS_URL, self.redis_prefix))
-                command += ["--redis-url", REDIS_URL, "--page-key", page_key]
+                command += ["--page-key", asyncio.run(copy_products_page(REDIS_URL, self.redis_prefix))]
             command += ["--secret", self.secret]
             base, base_port, base_log, _ = self.start(command, "baseline")
             wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)

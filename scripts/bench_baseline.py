@@ -12,6 +12,7 @@
   limit, no validation schema, no game rules: what the database alone asks of a petting.
 - ``POST /v1/checkin`` and ``GET /v1/checkin/status``: see ``scripts/bench_baseline_checkin.py``.
 - ``GET /v1/mall/products`` and ``POST /v1/mall/orders``: see ``scripts/bench_baseline_mall.py``.
+- ``GET /v1/leaderboards/pet_level``: see ``scripts/bench_baseline_boards.py``.
 
 The bench starts it pinned to core 0 (``taskset -c 0``) and drives it with wrk like the product.
 """
@@ -28,6 +29,7 @@ import jwt
 import orjson
 import uvloop
 from aiohttp import web
+from bench_baseline_boards import add_board_routes
 from bench_baseline_checkin import add_checkin_routes
 from bench_baseline_mall import add_mall_routes
 
@@ -137,6 +139,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     app.router.add_post("/v1/pets/{pet_id}/interact", interact)
     add_checkin_routes(app, pool_key, claims_of, json_response)
     add_mall_routes(app, pool_key, claims_of, json_response, args.redis_url, args.page_key)
+    add_board_routes(app, pool_key, claims_of, json_response, args.redis_url, args.board_key)
     app.cleanup_ctx.append(pool_ctx)
     return app
 
@@ -152,6 +155,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=10, help="asyncpg pool size (the product's pool_max)")
     parser.add_argument("--redis-url", help="Redis of the cached product page")
     parser.add_argument("--page-key", help="the key of the copy of the product's cached page")
+    parser.add_argument("--board-key", help="the key of the pet_level board the product built")
     args = parser.parse_args()
     # The product's event loop (mengchong.server uses uvloop), so the comparison is like for like.
     loop = uvloop.new_event_loop()

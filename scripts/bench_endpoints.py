@@ -6,6 +6,7 @@ from __future__ import annotations
 PET, LOGIN = '\'{"interaction_type":"petting"}\'', "'{\"code\":\"' .. code .. '\"}'"
 # The mall: a page of 20 of MALL_PRODUCTS on the shelf, and orders of one of them, unlimited.
 MALL_PRODUCTS, HOT_PRODUCT = 30, "b0" * 16
+BOARD = '"/v1/leaderboards/pet_level?page=1&limit=20"'  # the seeded pets, ranked
 ORDER = f'\'{{"product_id":"{HOT_PRODUCT}","quantity":1}}\''
 # The pet list is read by users with a full page of pets: the first LIST_USERS have PAGE_PETS.
 LIST_USERS, PAGE_PETS = 1000, 20
@@ -27,6 +28,7 @@ ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ("GET /v1/checkin/status", "GET", '"/v1/checkin/status"', None, True, "raw asyncpg checkin status"),
     ("GET /v1/mall/products", "GET", '"/v1/mall/products?page=1&limit=20"', None, False, "redis-py page"),
     ("POST /v1/mall/orders", "POST", '"/v1/mall/orders"', ORDER, True, "raw asyncpg order"),
+    ("GET /v1/leaderboards/pet_level", "GET", BOARD, None, True, "redis-py board"),
     ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
 ]
 # (name, method, path, body, authenticated), served by scripts/bench_baseline.py
@@ -38,6 +40,7 @@ BASELINES = [
     ("raw asyncpg checkin status", "GET", '"/v1/checkin/status"', None, True),
     ("redis-py page", "GET", '"/v1/mall/products?page=1&limit=20"', None, False),
     ("raw asyncpg order", "POST", '"/v1/mall/orders"', ORDER, True),
+    ("redis-py board", "GET", BOARD, None, True),
 ]
 # Each check-in run starts from a day nobody has checked in. wrk sends each request for the next
 # user in turn (--checkin-users, 40,000: a 10 s run below 4,000 req/s), and the bench warns when

@@ -3,10 +3,12 @@ benchmark's PostgreSQL database (``scripts/bench``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from bench_endpoints import HOT_PRODUCT, LIST_USERS, MALL_PRODUCTS, PAGE_PETS
@@ -81,6 +83,7 @@ async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int)
             data["tokens"] += tokens_issued[: len(ids)]
         data["list_tokens"] = data["tokens"][:LIST_USERS]
         await seed_products(connection, now)
+        await build_boards(env)
         await connection.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), $1)", everyone)
     finally:
         await connection.close()
@@ -116,3 +119,14 @@ async def copy_products_page(redis_url: str, prefix: str, page: int = 1, limit: 
         return key
     finally:
         await client.aclose()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def build_boards(env: dict[str, str]) -> None:
+    """The pets' board built from the seeded pets, as an operator would build it."""
+    command = [str(ROOT / ".venv/bin/mengchong"), "leaderboard", "rebuild", "pet_level"]
+    process = await asyncio.create_subprocess_exec(*command, env=env, cwd=str(ROOT))
+    if await process.wait() != 0:
+        raise RuntimeError("mengchong leaderboard rebuild pet_level failed")

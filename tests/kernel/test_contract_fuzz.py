@@ -57,7 +57,7 @@ SETTINGS = hypothesis.settings(
 FUZZ_CONFIG = {
     "ratelimit": {"enabled": False},  # a 429 would mask what the request would have found
     "auth": {"admin_openids": ["mock-fuzz-admin"]},
-    "plugins": {"enabled": ["pets", "checkin", "mall"]},  # every plugin this repository ships
+    "plugins": {"enabled": ["pets", "checkin", "mall", "leaderboard"]},  # every plugin this repository ships
 }
 FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -211,8 +211,11 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
     user_path = {"user_id": identities.ids["user"]}
     data("POST", "/v1/admin/users/{user_id}/points", "admin", path_parameters=user_path, body=grant)
     order = data("POST", "/v1/mall/orders", body={"product_id": product_id, "quantity": 1})
+    code = data("POST", "/v1/friends/invite")["code"]
+    data("POST", "/v1/friends/accept", "admin", body={"code": code})  # the user has a friend
     identities.login("victim")
     return {
+        "type": "pet_level",
         "product_id": product_id,
         "order_id": order["order_id"],
         "pet_id": pet["pet_id"],
