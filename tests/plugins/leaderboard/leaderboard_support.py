@@ -3,6 +3,8 @@ routes over HTTP. Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,3 +47,28 @@ async def befriend(client: TestClient, inviter: Auth, accepter: Auth) -> None:
     code = (await invite(client, inviter))["code"]
     response = await client.post("/v1/friends/accept", json={"code": code}, headers=accepter)
     assert response.status == 200, await response.json()
+
+
+async def until(read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout: float = 10) -> Any:
+    """Read until ``check`` holds (events reach the boards asynchronously); the last read."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await read()
+        if check(value):
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"condition not met in time: {value}"
+        await asyncio.sleep(0.02)
+
+
+async def board(client: TestClient, auth: Auth, board_type: str, **params: Any) -> dict[str, Any]:
+    """The data of ``GET /v1/leaderboards/<board_type>`` (``limit`` 100 unless given), checked
+    against its documented schema."""
+    from mengchong_plugins.leaderboard.schemas_boards import BoardPage
+
+    response = await client.get(
+        f"/v1/leaderboards/{board_type}", params={"limit": 100, **params}, headers=auth
+    )
+    body = await response.json()
+    assert response.status == 200, body
+    assert BoardPage().validate(body["data"]) == {}
+    return body["data"]

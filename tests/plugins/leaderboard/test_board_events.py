@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from leaderboard_support import MONDAY, Auth, befriend, local
+from leaderboard_support import MONDAY, Auth, befriend, board, local, until
 from mengchong.economy.points import grant_points
 from mengchong.events import Event, EventPayload, PetInteracted, PointsChanged, UserBanned, UserUnbanned
 from mengchong.keys import cache_key, database_key, events_key
@@ -57,23 +57,6 @@ def points(user_id: int, balance: int) -> PointsChanged:
 
 def petted(user_id: int, pet_id: str, level: int, experience: int) -> PetInteracted:
     return PetInteracted(user_id, pet_id, "petting", level, experience, 2)
-
-
-async def board(client: TestClient, auth: Auth, board_type: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/leaderboards/{board_type}", params={"limit": 100}, headers=auth)
-    body = await response.json()
-    assert response.status == 200, body
-    return body["data"]
-
-
-async def until(read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout: float = 10) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await read()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"condition not met in time: {value}"
-        await asyncio.sleep(0.02)
 
 
 def users_on(data: dict[str, Any]) -> list[str]:

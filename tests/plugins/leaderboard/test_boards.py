@@ -8,48 +8,25 @@ kernel stamps a published event's ``occurred_at`` with the system clock, not the
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from leaderboard_support import MONDAY, Auth, befriend, local, user
+from leaderboard_support import MONDAY, Auth, befriend, board, local, until, user
 from mengchong.economy.points import grant_points
 from mengchong.events import Event, PetInteracted
 from mengchong.keys import cache_key, database_key
 from mengchong_plugins.leaderboard import boards, scoring, subscribers
-from mengchong_plugins.leaderboard.schemas_boards import BoardPage
 from pets_support import act, adopted
 
 SUNDAY = MONDAY - timedelta(days=1)
 
 
-async def board(client: TestClient, auth: Auth, board_type: str, **params: Any) -> dict[str, Any]:
-    """The data of ``GET /v1/leaderboards/<board_type>``, checked against its documented schema."""
-    response = await client.get(f"/v1/leaderboards/{board_type}", params=params, headers=auth)
-    body = await response.json()
-    assert response.status == 200, body
-    assert BoardPage().validate(body["data"]) == {}
-    return body["data"]
-
-
 async def refused(client: TestClient, path: str, auth: Auth | None = None) -> tuple[int, dict[str, Any]]:
     response = await client.get(path, headers=auth or {})
     return response.status, await response.json()
-
-
-async def until(read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout: float = 10) -> Any:
-    """Read until ``check`` holds (events reach the boards asynchronously); the last read."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await read()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"condition not met in time: {value}"
-        await asyncio.sleep(0.02)
 
 
 def lines(data: dict[str, Any]) -> list[tuple[str, int]]:

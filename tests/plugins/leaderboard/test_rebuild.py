@@ -9,14 +9,13 @@ the weekly board an event lands on must be the week the app's clock (and so the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from leaderboard_support import ADMIN_CODE, Auth, befriend, user
+from leaderboard_support import ADMIN_CODE, Auth, befriend, board, until, user
 from mengchong.accounts.models import User
 from mengchong.app import create_app
 from mengchong.cli import build_parser
@@ -36,23 +35,6 @@ ONE_BY_ONE = pytest.mark.parametrize("leaderboard_overrides", [{"rebuild_batch":
 @pytest.fixture
 def clock() -> SystemClock:
     return SystemClock()
-
-
-async def until(read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout: float = 10) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await read()
-        if check(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"condition not met in time: {value}"
-        await asyncio.sleep(0.02)
-
-
-async def board(client: TestClient, auth: Auth, board_type: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/leaderboards/{board_type}", params={"limit": 100}, headers=auth)
-    body = await response.json()
-    assert response.status == 200, body
-    return body["data"]
 
 
 async def every_board(client: TestClient, viewers: list[Auth]) -> list[dict[str, Any]]:
