@@ -276,7 +276,7 @@ class EventsSettings(Section):
 
 class PluginsSettings(Section):
     enabled: list[str] = Field(
-        default_factory=lambda: ["pets", "checkin", "mall", "leaderboard"],
+        default_factory=lambda: ["pets", "checkin", "mall", "leaderboard", "notifications"],
         description="domain plugins to load (see `mengchong plugins`)",
     )
 

@@ -85,6 +85,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     suffix = f" (and {more} more)" if more else ""
     if not key and not prefix:  # a whole-settings rule: its message names its keys
         return message + suffix
+    if not key:  # a whole-section rule: the section, then its message naming its keys
+        return f"{prefix.rstrip('.')}: {message}" + suffix
     return f"{prefix}{key}: {message}" + suffix
 
 

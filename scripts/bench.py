@@ -103,6 +103,7 @@ class Bench:
             "MENGCHONG__RATELIMIT__PER_USER": HIGH_LIMIT,
             "MENGCHONG__RATELIMIT__ROUTES": f'{{"POST /v1/auth/wechat_login" = {{per_ip = "{HIGH_LIMIT}"}}}}',
             "MENGCHONG__PETS__INTERACTIONS__PETTING__COOLDOWN_SECONDS": "0",
+            "MENGCHONG__NOTIFICATIONS__TEMPLATES__STREAK_REMINDER__TEMPLATE_ID": "bench-reminder",
         }
         self.notes = [
             "services profile: PostgreSQL (documents in its SQL table), Redis cache, RabbitMQ queue",

@@ -29,6 +29,15 @@ ENDPOINTS: list[tuple[str, str, str, str | None, bool, str | None]] = [
     ("GET /v1/mall/products", "GET", '"/v1/mall/products?page=1&limit=20"', None, False, "redis-py page"),
     ("POST /v1/mall/orders", "POST", '"/v1/mall/orders"', ORDER, True, "raw asyncpg order"),
     ("GET /v1/leaderboards/pet_level", "GET", BOARD, None, True, "redis-py board"),
+    # A user's grants: the token check and one query, like the profile (so its baseline's).
+    (
+        "GET /v1/notifications/subscriptions",
+        "GET",
+        '"/v1/notifications/subscriptions"',
+        None,
+        True,
+        "raw asyncpg",
+    ),
     ("POST /v1/auth/wechat_login", "POST", '"/v1/auth/wechat_login"', LOGIN, False, None),
 ]
 # (name, method, path, body, authenticated), served by scripts/bench_baseline.py

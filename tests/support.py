@@ -118,5 +118,11 @@ def default_queues() -> tuple[str, ...]:
     from mengchong.app import create_app, queue_consumers
     from mengchong.plugin_manager import discover_entry_points
 
-    settings = settings_from({}, plugins={"enabled": sorted(discover_entry_points())})
+    installed = sorted(discover_entry_points())
+    sections: dict[str, Any] = {}
+    if "notifications" in installed:  # its subscribers exist only for kinds with a template id
+        from mengchong_plugins.notifications.settings import KINDS
+
+        sections["notifications"] = {"templates": {kind: {"template_id": f"t-{kind}"} for kind in KINDS}}
+    settings = settings_from({}, plugins={"enabled": installed}, **sections)
     return tuple(consumer.queue for consumer in queue_consumers(create_app(settings)))

@@ -119,7 +119,9 @@ class PetAdopted(EventPayload):
 
 @dataclasses.dataclass(frozen=True)
 class PetInteracted(EventPayload):
-    """An interaction was written; ``level`` and ``experience`` are the pet's after it."""
+    """An interaction was written; ``level``, ``experience`` and ``hunger`` (satiety 0..100,
+    rounded) are the pet's after it. ``name`` and ``hunger`` default for events written before
+    they were added."""
 
     NAME: ClassVar[str] = "pet.interacted"
     user_id: int
@@ -128,6 +130,8 @@ class PetInteracted(EventPayload):
     level: int
     experience: int
     experience_gained: int
+    name: str = ""
+    hunger: int = 100
 
 
 @dataclasses.dataclass(frozen=True)

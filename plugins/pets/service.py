@@ -267,7 +267,7 @@ async def interact_without_lock(
             headers={"Retry-After": "1"},
         )
     updated, result = written
-    await announce_interaction(app, user_id, pet_id, interaction_type, result)
+    await announce_interaction(app, user_id, pet_id, str(updated.get("name", "")), interaction_type, result)
     return updated, result
 
 
@@ -284,9 +284,14 @@ async def give_item_back(app: web.Application, user_id: int, item_id: str) -> No
 
 
 async def announce_interaction(
-    app: web.Application, user_id: int, pet_id: str, interaction_type: str, result: InteractionResult
+    app: web.Application,
+    user_id: int,
+    pet_id: str,
+    name: str,
+    interaction_type: str,
+    result: InteractionResult,
 ) -> None:
-    """Tell the other modules, with the pet's level and experience after the interaction."""
+    """Tell the other modules, with the pet's level, experience and satiety after the interaction."""
     events = app[events_key]
     await events.publish(
         PetInteracted(
@@ -296,6 +301,8 @@ async def announce_interaction(
             level=result.level,
             experience=result.experience,
             experience_gained=result.experience_gained,
+            name=name,
+            hunger=int(result.status.hunger + 0.5),  # half up, as the pet's view shows it
         )
     )
     if result.leveled_up:

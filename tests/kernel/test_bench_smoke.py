@@ -22,6 +22,7 @@ ENDPOINTS = [
     "GET /v1/pets/{id}",
     "POST /v1/pets/{id}/interact",
     "POST /v1/auth/wechat_login",
+    "GET /v1/notifications/subscriptions",
     "baseline: bare healthz",
     "baseline: raw asyncpg",
     "baseline: raw asyncpg petting",

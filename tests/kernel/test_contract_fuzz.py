@@ -57,7 +57,8 @@ SETTINGS = hypothesis.settings(
 FUZZ_CONFIG = {
     "ratelimit": {"enabled": False},  # a 429 would mask what the request would have found
     "auth": {"admin_openids": ["mock-fuzz-admin"]},
-    "plugins": {"enabled": ["pets", "checkin", "mall", "leaderboard"]},  # every plugin this repository ships
+    "plugins": {"enabled": ["pets", "checkin", "mall", "leaderboard", "notifications"]},  # every one shipped
+    "notifications": {"templates": {"checkin_reward": {"template_id": "fuzz-checkin"}}},
 }
 FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -153,7 +154,9 @@ class Identities:
     def is_protected(self, case: Any) -> bool:
         """A path naming the fuzz user or admin (an admin route would ban them) is not sent."""
         protected = {self.ids["user"], self.ids["admin"]}
-        for value in (case.path_parameters or {}).values():
+        for name, value in (case.path_parameters or {}).items():
+            if name != "user_id":  # another id (a notification's) may equal a user's
+                continue
             try:
                 if int(str(value)) in protected:  # what the server's Integer field would read
                     return True
@@ -213,7 +216,11 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
     order = data("POST", "/v1/mall/orders", body={"product_id": product_id, "quantity": 1})
     code = data("POST", "/v1/friends/invite")["code"]
     data("POST", "/v1/friends/accept", "admin", body={"code": code})  # the user has a friend
+    data("POST", "/v1/notifications/subscriptions", body={"template_ids": ["fuzz-checkin"]})
     identities.login("victim")
+    sent = {"user_id": str(identities.ids["victim"]), "kind": "checkin_reward"}
+    sent["data"] = {"thing1": "fuzz", "number2": "1", "date3": "2026-12-07"}
+    notification = data("POST", "/v1/admin/notifications/send", "admin", body=sent)
     return {
         "type": "pet_level",
         "product_id": product_id,
@@ -222,6 +229,7 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
         "photo_id": photo["photo_id"],
         "task_id": task_id,
         "user_id": str(identities.ids["victim"]),
+        "id": notification["id"],
     }
 
 
@@ -343,5 +351,6 @@ async def test_with_the_default_rate_limits_every_answer_still_holds(tmp_path):
         "files": {"root": str(tmp_path / "files")},
         "server": {"access_log": False},
         "auth": FUZZ_CONFIG["auth"],
+        "notifications": FUZZ_CONFIG["notifications"],
     }
     await fuzz(settings, tmp_path, DEFAULT_LIMITS_EXAMPLES)

@@ -46,9 +46,11 @@ async def test_the_daily_cap_then_429_until_tomorrow(spied):
     client, spy = spied
     alice = bearer((await login(client, "alice"))["token"])
     pet = await adopted(client, alice)
-    first = (await act(client, alice, pet["pet_id"], "training"))[1]["data"]["reward"]
+    first_answer = (await act(client, alice, pet["pet_id"], "training"))[1]["data"]
+    first = first_answer["reward"]
     assert (first["experience"], first["levels_passed"]) == (110, [2])
-    second = (await act(client, alice, pet["pet_id"], "training"))[1]["data"]["reward"]
+    second_answer = (await act(client, alice, pet["pet_id"], "training"))[1]["data"]
+    second = second_answer["reward"]
     assert second["experience"] == 10  # only what is left of the day's 120
     response, body = await act(client, alice, pet["pet_id"], "training")
     assert response.status == 429, body
@@ -68,6 +70,8 @@ async def test_the_daily_cap_then_429_until_tomorrow(spied):
             "level": 2,
             "experience": 10,  # level 2 starts again from 0 (the curve: 100 for level 2)
             "experience_gained": 110,
+            "name": "小白",
+            "hunger": first_answer["updated_status"]["hunger"],  # satiety after, as the answer shows it
         },
         {
             "user_id": user_id,
@@ -76,6 +80,8 @@ async def test_the_daily_cap_then_429_until_tomorrow(spied):
             "level": 2,
             "experience": 20,
             "experience_gained": 10,
+            "name": "小白",
+            "hunger": second_answer["updated_status"]["hunger"],
         },
     ]
     leveled = [payload for name, payload in spy.seen if name == "pet.leveled_up"]
