@@ -8,8 +8,10 @@ The manager is built per app by :func:`build_plugin_manager`, never a module glo
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import sys
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -43,6 +45,13 @@ class PluginInfo:
 
 def discover_entry_points() -> dict[str, EntryPoint]:
     """Every installed plugin, by entry point name."""
+    return dict(_entry_points_on(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _entry_points_on(path: tuple[str, ...]) -> dict[str, EntryPoint]:
+    # Scanning every distribution's metadata was a twentieth of an app's creation; what is
+    # installed changes with sys.path (a test putting a plugin on it), so that is the key.
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

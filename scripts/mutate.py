@@ -52,6 +52,12 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     "mengchong/accounts/tokens.py": ["tests/kernel/test_tokens*.py", "tests/accounts/test_guard*.py"],
     "mengchong/accounts/guard.py": ["tests/accounts/test_guard*.py"],
     "plugins/pets/rules.py": ["tests/plugins/pets/test_rules*.py"],
+    "plugins/checkin/rules.py": [
+        "tests/plugins/checkin/test_checkin_rules.py",
+        "tests/plugins/checkin/test_rules*.py",
+    ],
+    "plugins/leaderboard/scoring.py": ["tests/plugins/leaderboard/test_scoring.py"],
+    "plugins/notifications/fields.py": ["tests/plugins/notifications/test_fields.py"],
 }
 
 

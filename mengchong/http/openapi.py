@@ -3,11 +3,13 @@ aiohttp-apigami from the same marshmallow schemas that validate requests and fro
 ``@response_schema`` / ``@docs(responses=...)``. The error-code table of
 :mod:`mengchong.http.errors` is published in it.
 
-apigami builds the document when the app starts; :func:`complete_document` then adds what it
-can't express: the error responses every route of a kind can answer (read from the route's
-decorators, as the request pipeline reads them), the ``X-Request-ID`` header on every answer,
-required JSON bodies, and it drops what is not OpenAPI 3 (Swagger 2's ``produces``) or is implied
-(``HEAD``, answered like ``GET`` without a body).
+apigami builds the document on its first request (:class:`LazyApiSpec`: building it was a
+fifth of an app's start, paid by every process and every test's app whether asked for it or
+not); :func:`complete_document` then adds what it can't express: the error responses every
+route of a kind can answer (read from the route's decorators, as the request pipeline reads
+them), the ``X-Request-ID`` header on every answer, required JSON bodies, and it drops what is
+not OpenAPI 3 (Swagger 2's ``produces``) or is implied (``HEAD``, answered like ``GET`` without
+a body).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp_apigami import AiohttpApiSpec
-from aiohttp_apigami.constants import APISPEC_PARSER, SWAGGER_DICT
+from aiohttp_apigami.constants import APISPEC_PARSER
+from aiohttp_apigami.swagger_ui import NAME_SWAGGER_SPEC
 
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import DESCRIPTIONS, ErrorCode
@@ -82,9 +85,33 @@ ERROR_HEADERS = {
 DEFAULT_DESCRIPTION = "Unexpected server error (50001); the request id is in X-Request-ID"
 
 
+class LazyApiSpec(AiohttpApiSpec):
+    """apigami's spec, built and completed when ``/openapi.json`` is first asked for, then kept."""
+
+    _document: dict[str, Any] | None = None
+
+    def _register_on_startup(self, app: web.Application) -> None:
+        return None  # built by the endpoint instead
+
+    def _setup_spec_endpoint(self, app: web.Application, spec_path: str) -> None:
+        async def spec_handler(request: web.Request) -> web.Response:
+            return web.json_response(self.document(request.app))
+
+        app.router.add_get(spec_path, spec_handler, name=NAME_SWAGGER_SPEC)
+
+    def document(self, app: web.Application) -> dict[str, Any]:
+        """The completed document (built once: no await inside, so two first requests can't both)."""
+        if self._document is None:
+            self._route_processor.register_routes(app)
+            document = self.swagger_dict()
+            complete_document(app, document)
+            self._document = document
+        return self._document
+
+
 def setup_openapi(app: web.Application, version: str) -> None:
     """Mount the document and the UI; call after every route is added."""
-    apispec = AiohttpApiSpec(
+    apispec = LazyApiSpec(
         url=SPEC_URL,
         swagger_path=DOCS_URL,
         error_callback=validation_error,
@@ -98,15 +125,13 @@ def setup_openapi(app: web.Application, version: str) -> None:
     components.schema("ErrorEnvelope", ERROR_ENVELOPE)
     for name, header in HEADERS.items():
         components.header(name, header)
-    apispec.register(app)  # builds the document in an on_startup step ...
-    app.on_startup.append(complete_document)  # ... that runs before this one
+    apispec.register(app)
     parser = EnvelopeParser(error_handler=validation_error)
     app[APISPEC_PARSER] = parser
 
 
-async def complete_document(app: web.Application) -> None:
+def complete_document(app: web.Application, document: dict[str, Any]) -> None:
     """What apigami can't express, added to the document it built (see the module docstring)."""
-    document = app[SWAGGER_DICT]
     needs: dict[tuple[str, str], RouteNeeds | None] = {}
     for route in app.router.routes():
         if not is_unmatched(route.resource):
