@@ -111,7 +111,7 @@ async def copy_products_page(redis_url: str, prefix: str, page: int = 1, limit: 
 
     client = aioredis.Redis.from_url(redis_url)
     try:
-        body = await client.hget(f"{prefix}mall:products:pages", f"::{page}:{limit}")
+        body = await client.hget(f"{prefix}mall:products:pages", f"page={page}&limit={limit}")
         if body is None:
             raise RuntimeError("the product never cached its product list page: run its endpoint first")
         key = f"{prefix}bench:products-page"

@@ -133,7 +133,8 @@ class RequestPipeline:
 
     def wrap(self, handler: Handler, needs: RouteNeeds | None, label: str) -> Handler:
         """``handler`` inside the pipeline. In order: request id, database context, the request's
-        deadline, the client IP's limit, ``needs`` (guard, JSON body, schemas), the handler; any
+        deadline, the client IP's limit, the route's early answer if it has one, ``needs`` (guard,
+        JSON body, schemas), the handler; any
         failure becomes the envelope (past the deadline: 503); then the X-Request-ID header,
         metrics and the access line."""
         database = self.database
@@ -143,6 +144,7 @@ class RequestPipeline:
         check_ip = self.limiter.check_ip if limits.enabled else None
         exempt = frozenset(limits.exempt)
         guard_counts_ip = needs is not None and needs.guard_counts_ip
+        early = needs.early if needs is not None else None
         deadlines = self.deadlines
 
         @functools.wraps(handler)
@@ -160,9 +162,10 @@ class RequestPipeline:
                             request[IP_PENDING] = True  # counted by the guard with the token check
                         else:
                             await check_ip(request)
-                    if needs is not None:
-                        await needs.check(request)
-                    response = await handler(request)
+                    if early is None or (response := await early(request)) is None:
+                        if needs is not None:
+                            await needs.check(request)
+                        response = await handler(request)
                 except web.HTTPException as exc:
                     if exc.status < 400:  # redirects and the like are answers, not errors
                         status = exc.status

@@ -118,6 +118,24 @@ def counts_client_ip_on_a_miss(handler: Any) -> Any:
     return handler
 
 
+EARLY_ANSWER_ATTR = "__mengchong_early_answer__"
+EarlyAnswer = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+
+
+def answered_early_by(answer: EarlyAnswer) -> Callable[[Any], Any]:
+    """Mark a public route with an answer tried before its guard and schemas, from the raw
+    request: ``answer`` returns the response (nothing else runs) or None (the route runs as
+    usual). For a cached page keyed by the exact query string a validated request once had: the
+    same string can only validate the same way again, and validating it was a third of the
+    answer's cost. Only a response that does not depend on who is asking belongs here."""
+
+    def mark(handler: Any) -> Any:
+        setattr(handler, EARLY_ANSWER_ATTR, answer)
+        return handler
+
+    return mark
+
+
 @dataclass(frozen=True)
 class RouteNeeds:
     """What one handler requires before it runs, read once from its decorators."""
@@ -126,6 +144,7 @@ class RouteNeeds:
     json_body: bool
     schemas: tuple[ValidationSchema, ...]
     guard_counts_ip: bool = False
+    early: EarlyAnswer | None = None
 
     @classmethod
     def of(cls, handler: Any) -> RouteNeeds | None:
@@ -135,10 +154,11 @@ class RouteNeeds:
         counts_ip = getattr(guard, COUNTS_CLIENT_IP_ATTR, False) or getattr(
             handler, COUNTS_CLIENT_IP_ATTR, False
         )
-        if guard is None and not schemas and not counts_ip:
+        early = getattr(handler, EARLY_ANSWER_ATTR, None)
+        if guard is None and not schemas and not counts_ip and early is None:
             return None
         json_body = any(schema.location == "json" for schema in schemas)
-        return cls(guard, json_body, schemas, counts_ip)
+        return cls(guard, json_body, schemas, counts_ip, early)
 
     async def check(self, request: web.Request) -> None:
         """Who is calling comes before what they sent, so an anonymous bad body is 401, not 400;

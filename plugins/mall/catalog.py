@@ -3,12 +3,16 @@ write logged in ``mall_admin_log`` in its own transaction), and the cache of the
 
 The list cache (seed §5.7.1 "read the list from the cache first") lives in the cache port as ONE
 hash ``mall:products:pages`` and a generation counter ``mall:products:gen``. A page is kept under
-the field ``<category>:<type>:<page>:<limit>`` as the complete response body, so a hit is one
-HGET answered with the stored bytes. A miss reads the generation, then the database, and stores
-its body only if the generation is still the one it read (one Lua call). Every change to the
-catalog, once committed, increments the generation and then drops the hash
-(:func:`invalidate_products`): a reader that read the database before the change and stores
-after it finds the generation moved and stores nothing, so a stale page is never served.
+its canonical query string (``category=food&page=1&limit=20``: the parameters given, in that
+order, percent-encoded) as the complete response body, so a hit is one HGET answered with the
+stored bytes. A request whose raw query string is canonical is answered from the cache before
+it is validated (:func:`answer_from_cache`): only a validated query ever stored that string.
+
+A miss reads the generation, then the database, and stores its body only if the generation is
+still the one it read (one Lua call). Every change to the catalog, once committed, increments
+the generation and then drops the hash (:func:`invalidate_products`): a reader that read the
+database before the change and stores after it finds the generation moved and stores nothing,
+so a stale page is never served.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from mengchong import plugin_settings
-from mengchong.http.envelope import ok_body
+from mengchong.http.envelope import json_response, ok_body
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, not_found
 from mengchong.http.pagination import Page
 from mengchong.keys import cache_key, clock_key, database_key, item_catalog_key
@@ -145,10 +149,11 @@ class ListQuery:
 
     @property
     def field(self) -> str:
-        """The page's hash field after ``<gen>:``; filters percent-encoded, so a ``:`` in a
-        category can't make two queries share a field."""
-        category, type_ = quote(self.category or "", safe=""), quote(self.type or "", safe="")
-        return f"{category}:{type_}:{self.page}:{self.limit}"
+        """The page's hash field: its canonical query string. Values percent-encoded (so a ``&``
+        in a category can't make two queries share a field), absent filters left out."""
+        given = [("category", self.category), ("type", self.type)]
+        filters = "".join(f"{name}={quote(value, safe='')}&" for name, value in given if value is not None)
+        return f"{filters}page={self.page}&limit={self.limit}"
 
     @property
     def unfiltered_first(self) -> bool:
@@ -171,6 +176,15 @@ async def read_page(app: web.Application, query: ListQuery) -> bytes | None:
     """The body cached for ``query`` (None: not cached): one HGET."""
     cache = app[cache_key]
     return await cache.client.hget(cache_keys(cache)[1], query.field)
+
+
+async def answer_from_cache(request: web.Request) -> web.Response | None:
+    """The route's early answer: the page cached under the request's raw query string, if any.
+    A raw string that is not some page's canonical one finds nothing, and the request is
+    validated as usual."""
+    cache = request.app[cache_key]
+    body = await cache.client.hget(cache_keys(cache)[1], request.query_string)
+    return None if body is None else json_response(body)
 
 
 async def current_generation(app: web.Application) -> str:

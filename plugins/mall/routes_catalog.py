@@ -13,7 +13,7 @@ from mengchong.http.envelope import json_response, ok
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.http.pagination import Page
 from mengchong.http.schemas import envelope, errors, page
-from mengchong.http.validation import counts_client_ip_on_a_miss
+from mengchong.http.validation import answered_early_by, counts_client_ip_on_a_miss
 from mengchong.keys import limiter_key
 from mengchong_plugins.mall import catalog
 from mengchong_plugins.mall import schemas_catalog as schemas
@@ -29,6 +29,7 @@ routes = web.RouteTableDef()
 @response_schema(envelope(page(schemas.MallProductSummary)))
 @querystring_schema(schemas.ProductsQuery)
 @counts_client_ip_on_a_miss
+@answered_early_by(catalog.answer_from_cache)
 async def list_products(request: web.Request) -> web.Response:
     query = request["querystring"]
     list_query = catalog.ListQuery(query.get("category"), query.get("type"), query["page"], query["limit"])

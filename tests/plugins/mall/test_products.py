@@ -302,7 +302,7 @@ async def test_empty_pages_of_unknown_filters_are_not_cached(client):
     assert await cache.client.hkeys(pages) == []
     await names(client, "category=food")
     await names(client)
-    assert sorted(await cache.client.hkeys(pages)) == [b"::1:10", b"food::1:10"]
+    assert sorted(await cache.client.hkeys(pages)) == [b"category=food&page=1&limit=10", b"page=1&limit=10"]
 
 
 async def test_filters_are_kept_apart_in_the_cache(client):
@@ -325,3 +325,29 @@ async def test_the_cached_list_expires_after_list_cache_seconds(client):
     assert await names(client) == ["Fish"]
     await asyncio.sleep(0.6)
     assert await names(client) == ["Changed"]
+
+
+async def test_every_spelling_of_a_query_gets_the_page_its_canonical_spelling_gets(client):
+    # The canonical spelling is answered from the cache before validation; the others are
+    # validated and read the same field. Both must agree, for filters that need encoding too.
+    await insert_product(client, name="Cake", category="甜点&零食", type="x y")
+    await insert_product(client, name="Fish", category="food")
+    canonical = "category=%E7%94%9C%E7%82%B9%26%E9%9B%B6%E9%A3%9F&type=x%20y&page=1&limit=10"
+    others = [
+        "type=x%20y&category=%E7%94%9C%E7%82%B9%26%E9%9B%B6%E9%A3%9F",
+        "category=%e7%94%9c%e7%82%b9%26%e9%9b%b6%e9%a3%9f&type=x+y&limit=10&page=1",
+    ]
+    for query in [canonical, *others, canonical]:
+        assert await names(client, query) == ["Cake"], query
+    pages = catalog.cache_keys(client.server.app[cache_key])[1]
+    assert await client.server.app[cache_key].client.hkeys(pages) == [canonical.encode()]
+
+
+async def test_a_query_the_cache_never_stored_is_still_validated(client):
+    await insert_product(client, name="Fish")
+    assert await names(client, "page=1&limit=10") == ["Fish"]  # cached now
+    for query, field in [("page=1&limit=10&extra=1", "extra"), ("page=0&limit=10", "page")]:
+        response = await client.get(f"/v1/mall/products?{query}")
+        body = await response.json()
+        assert response.status == 400, body
+        assert body["errors"][0]["field"] == field
