@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
+from weakref import WeakKeyDictionary
 
 import marshmallow as m
 import orjson
@@ -191,9 +192,41 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
     parser = request.app[APISPEC_PARSER]
     result: Any = None
     for schema in schemas:
-        data = await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)
+        if (
+            schema.location == "querystring"
+            and not request.query_string
+            and _constant_defaults(schema.schema)
+        ):
+            data = await _empty_query(parser, schema, request)
+        else:
+            data = await parser.parse(
+                argmap=schema.schema, req=request, location=schema.location, unknown=None
+            )
         if schema.put_into:
             request[schema.put_into] = data
         elif result is None:
             result = data
     request[request.app[APISPEC_VALIDATED_DATA_NAME]] = {} if result is None else result
+
+
+_EMPTY_QUERIES: WeakKeyDictionary[m.Schema, dict[str, Any]] = WeakKeyDictionary()
+_CONSTANTS = (int, float, str, bool, type(None))
+
+
+def _constant_defaults(schema: m.Schema) -> bool:
+    """Whether the schema's defaults are plain constants: then loading an empty query string
+    gives the same result every time, and it is kept (:func:`_empty_query`)."""
+    defaults = (field.load_default for field in schema.fields.values())
+    return all(default is m.missing or isinstance(default, _CONSTANTS) for default in defaults)
+
+
+async def _empty_query(
+    parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request
+) -> dict[str, Any]:
+    """The schema's load of an empty query string, parsed once and copied for each request: the
+    most common call of a route like the check-in status, which otherwise ran webargs each time."""
+    loaded = _EMPTY_QUERIES.get(schema.schema)
+    if loaded is None:
+        loaded = await parser.parse(argmap=schema.schema, req=request, location="querystring", unknown=None)
+        _EMPTY_QUERIES[schema.schema] = loaded
+    return dict(loaded)

@@ -48,8 +48,8 @@ def is_chinese(char: str) -> bool:
 
 
 def is_symbol(char: str) -> bool:
-    """A punctuation mark or symbol that is not wide: CJK punctuation ("，" "。"), full-width
-    forms ("！" "￥") and emoji are wide, and WeChat counts none of them as symbols."""
+    """A punctuation mark or symbol that is not wide. CJK punctuation ("，" "。"), full-width forms
+    ("！" "￥") and emoji are wide: WeChat's symbols exclude Chinese, so none of them is trusted."""
     wide = unicodedata.east_asian_width(char) in ("W", "F")
     return unicodedata.category(char)[0] in "PS" and not wide
 

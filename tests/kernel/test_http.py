@@ -161,6 +161,18 @@ async def test_pagination_bounds(client, query, field):
     assert body["errors"][0]["field"] == field
 
 
+async def test_an_empty_query_gets_the_defaults_every_time(client):
+    # The load of an empty query string is kept after the first request (validation.py):
+    # each request must still get its own, complete copy.
+    for n in range(12):
+        await client.post("/v1/example/notes", json={"text": f"n{n}"})
+    for _ in range(3):
+        data = (await (await client.get("/v1/example/notes")).json())["data"]
+        assert (data["page"], data["limit"], len(data["items"]), data["total"]) == (1, 10, 10, 12)
+    data = (await (await client.get("/v1/example/notes?page=2")).json())["data"]
+    assert (data["page"], data["limit"], len(data["items"])) == (2, 10, 2)
+
+
 async def test_pagination_shape(client):
     for n in range(3):
         await client.post("/v1/example/notes", json={"text": f"n{n}"})
