@@ -232,6 +232,7 @@ def create_app(
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[settings_key] = settings
     app[clock_key] = clock if clock is not None else SystemClock()
+    database.clock = app[clock_key]  # events recorded in a transaction are stamped with it
     app[plugin_manager_key] = pm
     app[plugins_key] = infos
     app[plugin_settings_key] = plugin_settings

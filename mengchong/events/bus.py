@@ -37,7 +37,7 @@ from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database, fetch_rows
 from mengchong.storage.models import OutboxEvent, ProcessedEvent
 from mengchong.storage.queue import Message, Queue
-from mengchong.storage.transaction import defer_to_commit, notify_on_commit
+from mengchong.storage.transaction import defer_to_commit, notify_on_commit, transaction_now
 from mengchong.tasks import Consumer
 
 log = logging.getLogger("mengchong.events")
@@ -61,8 +61,11 @@ class Event:
     occurred_at: str = field(default_factory=utc_now_iso)
 
     @classmethod
-    def of(cls, payload: EventPayload) -> Event:
-        return cls(payload.NAME, payload.as_payload())
+    def of(cls, payload: EventPayload, occurred_at: datetime | None = None) -> Event:
+        """The event of ``payload``, stamped ``occurred_at`` (an aware time; default: now)."""
+        if occurred_at is None:
+            return cls(payload.NAME, payload.as_payload())
+        return cls(payload.NAME, payload.as_payload(), occurred_at=occurred_at.astimezone(UTC).isoformat())
 
     def data(self, payload_type: type[P]) -> P:
         """The typed payload; ``payload_type`` must be this event's (a subscriber of several
@@ -107,7 +110,7 @@ class Subscriber:
 async def record_event(connection: BaseDBAsyncClient, payload: EventPayload) -> Event:
     """Write the event into the outbox inside the caller's transaction (``connection``); it is
     relayed once that transaction commits, and never if it rolls back."""
-    event = Event.of(payload)
+    event = Event.of(payload, transaction_now())  # on the app's clock, as the change was made
     await _write_outbox(connection, event)
     notify_on_commit()
     return event
@@ -184,7 +187,7 @@ class EventBus:
     async def publish(self, payload: EventPayload) -> Event:
         """For a change already made outside a relational transaction: the event goes into the
         outbox on its own (nothing is written when no plugin subscribes to it) and out at once."""
-        event = Event.of(payload)
+        event = Event.of(payload, self._database.clock.now())
         if not self._routes.get(event.name):
             return event
         await _write_outbox(self._database.connection, event)

@@ -25,6 +25,7 @@ from tortoise.context import TortoiseContext, _current_context
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.transactions import in_transaction
 
+from mengchong.clock import Clock, SystemClock
 from mengchong.storage import postgres
 from mengchong.storage.transaction import Transaction
 
@@ -118,6 +119,9 @@ class Database:
         self._statement_timeout = statement_timeout
         self._context = TortoiseContext()
         self._commit_listeners: list[Callable[[], None]] = []
+        self.clock: Clock = SystemClock()
+        """The app's clock (``create_app`` sets it): what events recorded in a transaction are
+        stamped with."""
 
     def tortoise_config(self, *, timeouts: bool = True) -> dict[str, Any]:
         """tortoise's config; ``timeouts=False`` leaves statements unbounded (migrations)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -117,3 +118,9 @@ def notify_on_commit() -> bool:
         return False
     transaction._outermost().notify = True
     return True
+
+
+def transaction_now() -> datetime | None:
+    """The time on the clock of the database whose transaction is open here (None outside one)."""
+    current = _current.get()
+    return None if current is None else current._database.clock.now()

@@ -4,12 +4,14 @@ consumer talks to WeChat."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 
 from mengchong import plugin_settings
 from mengchong.clock import local_day
 from mengchong.events import Event, PetInteracted, Subscriber
-from mengchong.keys import clock_key, settings_key
+from mengchong.keys import settings_key
 from mengchong_plugins.checkin.events import CheckinCompleted
 from mengchong_plugins.mall.events import OrderCreated
 from mengchong_plugins.notifications.messages import notify
@@ -44,10 +46,9 @@ async def on_interaction(app: web.Application, event: Event) -> None:
     pet = event.data(PetInteracted)
     if pet.hunger >= plugin_settings(app, NotificationsSettings).hunger_threshold:
         return
-    # The app's clock, not event.occurred_at (stamped by the system clock): the pets plugin counts
-    # its days by the app's clock, and so do the tests' ManualClock. Handled late, an interaction
-    # of 23:59 counts on the next day: still once a day.
-    day = local_day(app[clock_key].now(), app[settings_key].app.timezone)
+    # The day the interaction happened (events are stamped with the app's clock), so a delivery
+    # late or again on the next day still counts on the interaction's day.
+    day = local_day(datetime.fromisoformat(event.occurred_at), app[settings_key].app.timezone)
     context = {"pet_id": pet.pet_id, "pet_name": pet.name or "你的宠物", "hunger": pet.hunger}
     await notify(app, pet.user_id, "pet_hungry", context, f"pet_hungry:{pet.pet_id}:{day.isoformat()}")
 

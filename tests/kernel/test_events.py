@@ -283,3 +283,20 @@ async def test_prune_removes_old_relayed_rows_and_marks_only(started):
             "old-pending",
         ]
         assert await ProcessedEvent.all().values_list("event_id", flat=True) == ["new"]
+
+
+async def test_events_are_stamped_with_the_apps_clock(profile, make_client, example_plugin_path):
+    # A subscriber counting by day must agree with the plugins, which read the app's clock.
+    import mengchong_example as example
+
+    from mengchong.clock import ManualClock
+
+    recorder = Recorder("test.stamps", events=(example.NoteCreated, PointsChanged))
+    then = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    plugins = [("example", example), (recorder.name, recorder)]
+    client = await make_client(settings_from(profile), plugins, clock=ManualClock(then))
+    app = client.server.app
+    await add_note(client)  # recorded in the note's transaction
+    await app[events_key].publish(PointsChanged(user_id=1, delta=1, balance=1, reason="test", ref=None))
+    await eventually(lambda: len(recorder.finished) == 2)
+    assert {event.occurred_at for event in recorder.finished} == {then.isoformat()}

@@ -57,13 +57,17 @@ async def interacted(client: TestClient, user_id: int, at: datetime) -> None:
         await subscribers.on_interaction(app, Event(PetInteracted.NAME, payload, occurred_at=at.isoformat()))
 
 
-async def test_equal_balances_rank_by_who_reached_them_first(client, alice, bob):
+async def test_equal_balances_rank_by_who_reached_them_first(client, alice, bob, clock):
+    # Events are stamped with the app's clock: it moves on between the grants, as time does.
     (alice_id, alice_auth), (bob_id, _) = alice, bob
     await granted(client, alice_auth, alice_id, 10, "a1")
+    clock.advance(1)
     data = await granted(client, alice_auth, bob_id, 10, "b1")
+    clock.advance(1)
     # equal: alice reached 10 first (her id is also the smaller: an id order would put bob first)
     assert lines(data) == [(str(alice_id), 10), (str(bob_id), 10)]
     data = await granted(client, alice_auth, bob_id, 5, "b2")
+    clock.advance(1)
     assert lines(data) == [(str(bob_id), 15), (str(alice_id), 10)]
     data = await granted(client, alice_auth, alice_id, 5, "a2")
     assert lines(data) == [(str(bob_id), 15), (str(alice_id), 15)]  # bob reached 15 first
@@ -71,11 +75,14 @@ async def test_equal_balances_rank_by_who_reached_them_first(client, alice, bob)
     assert (data["total"], data["my_rank"], data["week"]) == (2, {"rank": 2, "score": 15}, None)
 
 
-async def test_pets_rank_by_level_then_experience_then_who_got_there_first(client, alice, bob):
+async def test_pets_rank_by_level_then_experience_then_who_got_there_first(client, alice, bob, clock):
     (alice_id, alice_auth), (bob_id, bob_auth) = alice, bob
     first = await adopted(client, alice_auth, name="Mimi")
+    clock.advance(1)  # events are stamped with the app's clock: it moves on, as time does
     second = await adopted(client, bob_auth, name="Dodo")
+    clock.advance(1)
     third = await adopted(client, alice_auth, name="Kiki")
+    clock.advance(1)
 
     def pets(data: dict[str, Any]) -> list[str]:
         return [item["pet_info"]["pet_id"] for item in data["items"]]
