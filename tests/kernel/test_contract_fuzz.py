@@ -43,7 +43,7 @@ from served import free_port, wait_until_serving
 from served import stop as stop_process
 from support import clean_env
 
-EXAMPLES = 50  # per operation, per generation mode, per way of filling its path
+EXAMPLES = 40  # per operation, per generation mode, per way of filling its path
 DEFAULT_LIMITS_EXAMPLES = 10  # the pass with the shipped rate limits: mostly 429s after a while
 SETTINGS = hypothesis.settings(
     max_examples=EXAMPLES,
