@@ -74,14 +74,66 @@ def postgres_template() -> Iterator[str]:
         thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')).result()
 
 
+@pytest.fixture(scope="session")
+def postgres_pool() -> Iterator[list[str]]:
+    """Databases copied from the template and given back emptied by the tests that used them:
+    creating and dropping one took 0.37 s a test, emptying one a small part of that."""
+    pool: list[str] = []
+    yield pool
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the test's loop does
+        for name in pool:
+            thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')).result()
+
+
+_OTHER_SESSIONS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tortoise_migrations'"
+_SEQUENCES = (
+    "SELECT sequence_name FROM information_schema.sequences "
+    "WHERE sequence_schema = 'public' AND sequence_name NOT LIKE 'tortoise_migrations%'"
+)
+
+
+async def _emptied(name: str) -> bool:
+    """Delete every row (but the migration records) and restart every sequence, so the next test
+    finds the database as the template made it; False when that can't be done safely (someone
+    is still connected), and the database is dropped instead."""
+    try:
+        connection = await asyncpg.connect(_url_of(name), timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    try:
+        if await connection.fetchval(_OTHER_SESSIONS):
+            return False
+        async with connection.transaction():
+            await connection.execute("SET LOCAL lock_timeout = '2s'")
+            await connection.execute("SET LOCAL session_replication_role = replica")  # no FK order
+            for row in await connection.fetch(_TABLES):
+                await connection.execute(f'DELETE FROM "{row["tablename"]}"')
+            for row in await connection.fetch(_SEQUENCES):
+                await connection.execute(f'ALTER SEQUENCE "{row["sequence_name"]}" RESTART')
+        return True
+    except asyncpg.PostgresError:
+        return False
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
-async def migrated_postgres_url(postgres_template: str) -> AsyncIterator[str]:
-    """A PostgreSQL database of this test's own with the kernel's schema, dropped afterwards; the
-    app's own migrate() adds any plugin's tables."""
-    name = unique_name(f"mengchong_test_{RUN}")
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+async def migrated_postgres_url(postgres_template: str, postgres_pool: list[str]) -> AsyncIterator[str]:
+    """A PostgreSQL database of this test's own with the default plugins' schema, emptied for the
+    next test afterwards (or dropped); the app's own migrate() adds any other plugin's tables."""
+    if postgres_pool:
+        name = postgres_pool.pop()
+    else:
+        name = unique_name(f"mengchong_test_{RUN}")
+        await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     yield _url_of(name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if await _emptied(name):
+        postgres_pool.append(name)
+    else:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
