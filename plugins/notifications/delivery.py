@@ -34,6 +34,7 @@ from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from mengchong import plugin_settings
+from mengchong.accounts.routes import json_column
 from mengchong.accounts.schemas import DEFAULT_NOTIFICATION_PREFS
 from mengchong.keys import database_key, queue_key, settings_key, wechat_key
 from mengchong.storage.database import as_datetime, fetch_rows
@@ -89,10 +90,6 @@ def settings_of(app: web.Application) -> NotificationsSettings:
     return plugin_settings(app, NotificationsSettings)
 
 
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 async def enqueue(
     app: web.Application, user_id: int, kind: str, data: dict[str, str], message_id: str
 ) -> Queued:
@@ -123,11 +120,13 @@ async def republish(app: web.Application, log_id: int, message_id: str) -> None:
     await app[queue_key].publish(QUEUE, {"log_id": log_id}, message_id=message_id)
 
 
-def _skip_reason(row: dict[str, Any], pref: str) -> str | None:
+def unwanted(row: dict[str, Any], pref: str) -> str | None:
+    """Why a user's row (``banned_at``, ``notification_prefs``) refuses a kind turned off by
+    ``pref``: banned, or the pref off (one never saved has its default, as the user's settings
+    show it); None when it does not."""
     if row["banned_at"] is not None:
         return "user_banned"
-    prefs = {**DEFAULT_NOTIFICATION_PREFS, **(_json(row["notification_prefs"]) or {})}
-    if not prefs.get(pref, False):
+    if not {**DEFAULT_NOTIFICATION_PREFS, **json_column(row["notification_prefs"])}[pref]:
         return "pref_off"
     return None
 
@@ -174,7 +173,7 @@ async def _take(app: web.Application, log_id: int) -> dict[str, Any] | None:
             # (if that delivery dies, its claim runs out and this one sends).
             raise Claimed("being sent by another delivery")
         template = settings.templates.get(row["kind"])
-        reason = "kind_off" if template is None or not template.enabled else _skip_reason(row, template.pref)
+        reason = "kind_off" if template is None or not template.enabled else unwanted(row, template.pref)
         spendable = reason is None and not row["grant_spent"]
         if spendable and not await grants.spend(connection, row["user_id"], row["template_id"]):
             reason = "no_grant"
@@ -214,7 +213,7 @@ async def deliver(app: web.Application, message: Message) -> None:
     if row is None:
         return
     wechat = app[wechat_key]
-    data = _json(row["data"])
+    data = json_column(row["data"])
     outcome: tuple[str, str, int | None, bool]  # status, reason, errcode, grant still spent
     if wechat.mock:
         outcome = (MOCKED, "wechat.mode is mock", None, True)

@@ -13,10 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 from aiohttp import web
 
-from mengchong.accounts.schemas import DEFAULT_NOTIFICATION_PREFS
 from mengchong.keys import clock_key, database_key, settings_key
 from mengchong.storage.database import fetch_rows
 from mengchong_plugins.notifications import delivery
@@ -46,13 +44,8 @@ async def why_not(app: web.Application, user_id: int, kind: str) -> str | None:
     if not rows:
         return "no_user"
     row = rows[0]
-    if row["banned_at"] is not None:
-        return "user_banned"
-    prefs: Any = row["notification_prefs"]
-    prefs = orjson.loads(prefs) if isinstance(prefs, str | bytes) else prefs or {}
-    # A pref the user never saved has its default (activity_push starts off), as their settings show.
-    if not {**DEFAULT_NOTIFICATION_PREFS, **prefs}[template.pref]:
-        return "pref_off"
+    if (reason := delivery.unwanted(row, template.pref)) is not None:
+        return reason
     if not row["count"]:
         return "no_grant"
     return None
