@@ -57,7 +57,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/plugins/checkin/test_rules*.py",
     ],
     "plugins/leaderboard/scoring.py": ["tests/plugins/leaderboard/test_scoring.py"],
-    "plugins/notifications/fields.py": ["tests/plugins/notifications/test_fields.py"],
+    "plugins/notifications/fields.py": ["tests/plugins/notifications/test_fields*.py"],
 }
 
 
