@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,13 +52,19 @@ def settings_from(overrides: dict[str, Any], **more: dict[str, Any]) -> Settings
     return build_settings(deep_merge(raw, more), "tests")
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``predicate()`` holds (background work is asynchronous), failing after ``timeout``."""
+async def eventually(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds (background work is asynchronous), failing after
+    ``timeout``; a coroutine function (a database read) is awaited."""
     deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
+    while not await _holds(predicate):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def _holds(predicate: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = predicate()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
 
 
 def clean_env(**variables: str) -> dict[str, str]:

@@ -3,14 +3,13 @@ WeChat, grants given over the API, and reads of the notification log. Fixtures a
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from mengchong.keys import database_key, metrics_key
 from mengchong_plugins.notifications.models import FINAL, NotificationLog
-from support import bearer
+from support import bearer, eventually
 
 Auth = dict[str, str]
 ADMIN = "notify-admin"
@@ -66,18 +65,8 @@ async def settled(client: TestClient, count: int = 1, **filters: Any) -> list[No
         found = await logs(client, **filters)
         return len(found) >= count and all(row.status in FINAL for row in found)
 
-    await eventually_async(check)
+    await eventually(check)
     return found
-
-
-async def eventually_async(check: Any, timeout: float = 10.0) -> None:
-    """``support.eventually`` for an async predicate."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 EVENT_OF_KIND: dict[str, tuple[str, str]] = {
@@ -98,7 +87,7 @@ async def handled(client: TestClient, kind: str, count: int) -> None:
     async def check() -> bool:
         return (registry.get_sample_value("mengchong_events_total", labels) or 0) >= count
 
-    await eventually_async(check)
+    await eventually(check)
 
 
 def sent_data(sent: dict[str, Any]) -> dict[str, str]:

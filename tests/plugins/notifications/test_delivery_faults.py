@@ -23,7 +23,6 @@ from mengchong_plugins.notifications import delivery
 from notifications_support import (
     ADMIN,
     deliver_now,
-    eventually_async,
     grant,
     grants_left,
     logs,
@@ -187,7 +186,7 @@ async def _restart_broker() -> None:
     finally:
         await asyncio.to_thread(_rabbitmqctl, "start_app")
         await asyncio.to_thread(_rabbitmqctl, "await_startup")
-        await eventually_async(_broker_accepts, timeout=60)
+        await eventually(_broker_accepts, timeout=60)
 
 
 @SERVICES_ONLY

@@ -16,9 +16,9 @@ from mengchong.app import create_app
 from mengchong.config import ConfigError
 from mengchong.keys import database_key, events_key
 from mengchong.storage.models import OutboxEvent
-from notifications_support import eventually_async, grant, handled, logs, sent_data, settled, template_id
+from notifications_support import grant, handled, logs, sent_data, settled, template_id
 from pets_support import act, adopted
-from support import settings_from
+from support import eventually, settings_from
 
 
 async def put_prefs(client, auth, **prefs: bool) -> dict[str, bool]:
@@ -189,7 +189,7 @@ async def test_a_kind_without_a_template_id_has_no_subscriber_and_sends_nothing(
         with app[database_key].activate():
             return await OutboxEvent.filter(name="checkin.completed", relayed_at__isnull=True).count() == 0
 
-    await eventually_async(relayed)  # and dropped: nothing subscribes to it
+    await eventually(relayed)  # and dropped: nothing subscribes to it
     assert await logs(client) == []
     assert not [call for call in fake.calls if call[0] == "subscribe_send"]
 
