@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mengchong.accounts.profiles import UserRows
 from mengchong.accounts.tokens import TokenService
 from mengchong.clock import Clock, SystemClock
 from mengchong.config import ConfigError, Settings
@@ -43,6 +44,7 @@ from mengchong.keys import (
     settings_key,
     tasks_key,
     tokens_key,
+    user_rows_key,
     wechat_key,
     word_filter_key,
 )
@@ -246,6 +248,12 @@ def create_app(
     app[documents_key] = open_documents(settings.documents, database)
     app[queue_key] = open_queue(settings.queue)
     app[files_key] = open_files(settings.files)
+    app[user_rows_key] = UserRows(
+        cache,
+        database,
+        size=settings.cache.profiles,
+        max_age_seconds=settings.cache.profile_max_age_seconds,
+    )
     app[item_catalog_key] = catalog_from_plugins(app)  # after the plugin settings it may read
     app[events_key] = EventBus(app, database, app[queue_key], metrics, settings.events)
     for plugin, subscribers in calls_by_plugin(pm, "mengchong_subscribers", app=app):

@@ -158,6 +158,19 @@ class CacheSettings(Section):
         " (host or network gone; Linux); 0: the OS default",
     )
 
+    profiles: int = Field(
+        10_000,
+        ge=0,
+        description="users whose profile each process keeps in memory, served while the user's"
+        " row version in the cache is unchanged (0: every profile read queries the database)",
+    )
+    profile_max_age_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="longest a kept profile is served, even with its version unchanged (bounds a"
+        " version delete lost to a Redis outage)",
+    )
+
     _url = url_schemes("redis://", "rediss://", "unix://", empty="in-process")
 
 

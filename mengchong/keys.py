@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     import pluggy
 
+    from mengchong.accounts.profiles import UserRows
     from mengchong.accounts.tokens import TokenService
     from mengchong.clock import Clock
     from mengchong.config import Settings
@@ -46,8 +47,12 @@ word_filter_key: web.AppKey[SensitiveWordFilter] = web.AppKey("word_filter")
 deadlines_key: web.AppKey[Deadlines | None] = web.AppKey("deadlines")
 clock_key: web.AppKey[Clock] = web.AppKey("clock")
 item_catalog_key: web.AppKey[ItemCatalog] = web.AppKey("item_catalog")
+user_rows_key: web.AppKey[UserRows] = web.AppKey("user_rows")
 
 CURRENT_USER = "mengchong.current_user"
+ROW_VERSION = "mengchong.row_version"
+"""The caller's user-row version, read by the auth guard in its round trip
+(:func:`mengchong.accounts.profiles.current_profile`)."""
 IP_PENDING = "mengchong.ip_pending"
 """Set by the request pipeline on a route whose guard counts the client IP's limit itself, in the same
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""

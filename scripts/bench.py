@@ -2,9 +2,9 @@
 
 It makes its own PostgreSQL database, Redis prefix and queue prefix, migrates, seeds users,
 pets, tokens and products (``bench_seed``), serves ``mengchong serve`` pinned to core 0, drives
-each endpoint of ``bench_endpoints`` with wrk pinned to core 1 (``bench_wrk``), then the bare
-baselines of ``scripts/bench_baseline.py``, prints one table and removes all it made, also on
-Ctrl-C and errors.
+each endpoint of ``bench_endpoints`` with wrk pinned to core 1 (``bench_wrk``), its runs taking
+turns with those of its bare baseline (``scripts/bench_baseline.py``, served beside it), prints
+one table and removes all it made, also on Ctrl-C and errors.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from bench_endpoints import (
     TOKENS,
 )
 from bench_seed import copy_products_page, seed
-from bench_wrk import Result, free_port, lua_script, measure
+from bench_wrk import Result, Target, free_port, lua_script, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("MENGCHONG_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -185,60 +185,69 @@ class Bench:
         chosen = [endpoint for endpoint in ENDPOINTS if selected(endpoint[0], args.only)]
         url = f"http://127.0.0.1:{port}"
         check_list_page(url, data["list_tokens"][0])
-        results = [
-            measure(name, url, scripts[name], args, data, proc.pid, self.before_each(name))
-            for name, *_ in chosen
-        ]
+        base = self.start_baseline(chosen, url)
+
+        results: list[Result] = []
+        baselines: list[Result] = []
+        same_work: dict[str, dict[str, Any]] = {}
+        for name, *_, baseline in chosen:
+            targets = [Target(name, url, scripts[name], self.before_each(name), proc.pid)]
+            beside = [b for b in (baseline, SAME_WORK.get(name)) if b is not None]
+            targets += [self.baseline_target(b, base, data) for b in beside]
+            result, *measured = measure(targets, args)
+            results.append(result)
+            baselines += measured
+            if baseline is not None:
+                result.baseline = baseline
+                result.ratio = result.requests_per_second / measured[0].requests_per_second
+            if name in SAME_WORK:
+                bare = measured[-1]
+                same_work[name] = {
+                    "baseline": SAME_WORK[name],
+                    "ratio": result.requests_per_second / bare.requests_per_second,
+                }
         rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text())
         rss_kib = int(rss.group(1)) if rss else 0
         self.stop(proc)
-
-        baselines: dict[str, Result] = {}
-        wanted = {e[-1] for e in chosen} | {SAME_WORK[e[0]] for e in chosen if e[0] in SAME_WORK}
-        needed = [baseline for baseline in BASELINES if baseline[0] in wanted]
-        if needed:
-            command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
-            command += ["--redis-url", REDIS_URL, "--board-key", f"{self.redis_prefix}lb:pet_level"]
-            if "redis-py page" in wanted:
-                command += ["--page-key", asyncio.run(copy_products_page(REDIS_URL, self.redis_prefix))]
-            command += ["--secret", self.secret]
-            base, base_port, base_log, _ = self.start(command, "baseline")
-            wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
-            for name, method, path, body, auth in needed:
-                script = self.tmp / f"baseline-{len(baselines)}.lua"
-                script.write_text(lua_script(path, method, body, auth, data, TOKENS.get(name, "tokens")))
-                baselines[name] = measure(
-                    f"baseline: {name}",
-                    f"http://127.0.0.1:{base_port}",
-                    script,
-                    args,
-                    data,
-                    before_each=self.before_each(name),
-                )
-            self.stop(base)
-
-        for result, (*_, baseline) in zip(results, chosen, strict=True):
-            if baseline is not None:
-                result.baseline = baseline
-                result.ratio = result.requests_per_second / baselines[baseline].requests_per_second
         return {
             "settings": {
                 k: getattr(args, k) for k in ("duration", "connections", "runs", "users", "checkin_users")
             },
             "notes": self.notes,
             "results": [asdict(r) for r in results],
-            "baselines": [asdict(r) for r in baselines.values()],
-            "same_work": {
-                r.endpoint: {
-                    "baseline": SAME_WORK[r.endpoint],
-                    "ratio": r.requests_per_second / baselines[SAME_WORK[r.endpoint]].requests_per_second,
-                }
-                for r in results
-                if r.endpoint in SAME_WORK
-            },
+            "baselines": [asdict(r) for r in baselines],
+            "same_work": same_work,
             "server_rss_mib": round(rss_kib / 1024, 1),
             "startup_to_first_healthz_200_s": round(first_200, 3),
         }
+
+    def start_baseline(
+        self, chosen: list[tuple[str, str, str, str | None, bool, str | None]], url: str
+    ) -> tuple[str, int] | None:
+        """Start the baselines' server beside the product (its runs take turns with the
+        product's); its URL and pid, or None when no chosen endpoint has a baseline."""
+        wanted = {e[-1] for e in chosen} | {SAME_WORK[e[0]] for e in chosen if e[0] in SAME_WORK}
+        if not wanted - {None}:
+            return None
+        command = [".venv/bin/python", "scripts/bench_baseline.py", "--dsn", self.db_url]
+        command += ["--redis-url", REDIS_URL, "--board-key", f"{self.redis_prefix}lb:pet_level"]
+        if "redis-py page" in wanted:
+            with urllib.request.urlopen(f"{url}/v1/mall/products?page=1&limit=20", timeout=10):
+                pass  # the product caches the page its baseline serves a copy of
+            command += ["--page-key", asyncio.run(copy_products_page(REDIS_URL, self.redis_prefix))]
+        command += ["--secret", self.secret]
+        base, base_port, base_log, _ = self.start(command, "baseline")
+        wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
+        return f"http://127.0.0.1:{base_port}", base.pid
+
+    def baseline_target(self, name: str, base: tuple[str, int] | None, data: dict[str, list[str]]) -> Target:
+        assert base is not None
+        base_url, pid = base
+        _, method, path, body, auth = next(b for b in BASELINES if b[0] == name)
+        script = self.tmp / f"baseline-{name.replace(' ', '-')}.lua"
+        if not script.exists():
+            script.write_text(lua_script(path, method, body, auth, data, TOKENS.get(name, "tokens")))
+        return Target(f"baseline: {name}", base_url, script, self.before_each(name), pid, profile=False)
 
     def before_each(self, name: str) -> Callable[[], None] | None:
         """What runs before each run of ``name`` (BEFORE_EACH: a check-in's day cleared, the
@@ -313,20 +322,35 @@ def print_table(report: dict[str, Any]) -> None:
     print()
     for note in report["notes"]:
         print(f"# {note}")
-    header = f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'ratio':>6}  baseline"
+    header = (
+        f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'CPU µs':>7} {'ratio':>6}"
+        "  baseline"
+    )
     print(header)
     print("-" * len(header))
-    for row in report["results"] + report["baselines"]:
-        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
-        rps, p50, p99 = row["requests_per_second"], row["p50_ms"], row["p99_ms"]
-        print(
-            f"{row['endpoint']:30} {rps:9.1f} {p50:8.2f} {p99:8.2f} {row['non_2xx']:8d} {ratio:>6}  ", end=""
-        )
-        print(row["baseline"] or "")
+    pending = list(report["baselines"])
+    for row in report["results"]:
+        print_row(row)
+        beside = [row["baseline"], report["same_work"].get(row["endpoint"], {}).get("baseline")]
+        for name in filter(None, beside):
+            print_row(
+                pending.pop(next(i for i, b in enumerate(pending) if b["endpoint"] == f"baseline: {name}"))
+            )
     for endpoint, same in report["same_work"].items():
         print(f"{endpoint}: {same['ratio']:.2f} of {same['baseline']} (the same statements, bare)")
     print(f"server RSS after the runs: {report['server_rss_mib']} MiB")
     print(f"process start to first 200 on /healthz: {report['startup_to_first_healthz_200_s']} s")
+
+
+def print_row(row: dict[str, Any]) -> None:
+    ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+    rps, p50, p99 = row["requests_per_second"], row["p50_ms"], row["p99_ms"]
+    cpu = f"{row['cpu_us_per_request']:.0f}" if row["cpu_us_per_request"] is not None else "-"
+    print(
+        f"{row['endpoint']:30} {rps:9.1f} {p50:8.2f} {p99:8.2f} {row['non_2xx']:8d} {cpu:>7} {ratio:>6}  ",
+        end="",
+    )
+    print(row["baseline"] or "")
 
 
 def selected(name: str, only: list[str]) -> bool:

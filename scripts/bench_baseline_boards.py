@@ -1,18 +1,14 @@
 """The leaderboard baseline of ``scripts/bench_baseline.py``, NOT part of the product:
 ``GET /v1/leaderboards/pet_level``: the same JWT decode, the same ``ZREVRANGE ... WITHSCORES`` of
-the board the product built (redis-py), and one query of those pets with their owners (raw
+the board the product built (redis-py's Connection), and one query of those pets with their owners (raw
 asyncpg, the documents table joined to users), answered as JSON. No privacy, no my_rank, no
 validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
+from bench_bare import Bare, Routes, json_response
 
 PAGE_SQL = (
     "SELECT d.doc_id, d.data->>'name' AS name, d.data->>'species' AS species, u.id AS user_id, "
@@ -21,28 +17,28 @@ PAGE_SQL = (
 )
 
 
-def add_board_routes(
-    app: web.Application,
-    pool_key: web.AppKey[asyncpg.Pool],
-    claims_of: Callable[[web.Request], dict[str, Any] | web.Response],
-    json_response: Callable[..., web.Response],
-    redis_url: str | None,
-    board_key: str | None,
-) -> None:
-    redis_key = web.AppKey("board_redis", aioredis.Redis)
-
-    async def board(request: web.Request) -> web.Response:
-        claims = claims_of(request)
+def board_routes(bare: Bare, board_key: str | None) -> Routes:
+    async def board(request: web.BaseRequest) -> web.Response:
+        claims = bare.claims_of(request)
         if isinstance(claims, web.Response):
             return claims
         limit = int(request.query.get("limit", 10))
         offset = (int(request.query.get("page", 1)) - 1) * limit
-        ranked = await request.app[redis_key].zrevrange(
-            board_key or "", offset, offset + limit - 1, withscores=True
+        flat = await bare.redis_command(
+            "ZREVRANGE", board_key or "", offset, offset + limit - 1, "WITHSCORES"
+        )
+        # RESP3 (redis-py 8's default) answers [member, score] pairs, RESP2 a flat list.
+        ranked = (
+            [tuple(p) for p in flat]
+            if flat and isinstance(flat[0], list)
+            else list(zip(flat[::2], flat[1::2], strict=True))
         )
         pet_ids = [member.decode().rpartition("|")[2] for member, _ in ranked]
-        async with request.app[pool_key].acquire() as connection:
+        connection = await bare.pg.acquire()
+        try:
             rows = {row["doc_id"]: row for row in await connection.fetch(PAGE_SQL, pet_ids)}
+        finally:
+            bare.pg.release(connection)
         items = []
         for rank, ((_, score), pet_id) in enumerate(zip(ranked, pet_ids, strict=True), start=offset + 1):
             row = rows.get(pet_id)
@@ -54,16 +50,10 @@ def add_board_routes(
                     "user_id": str(row["user_id"]),
                     "nickname": row["nickname"],
                     "avatar_url": row["avatar_url"],
-                    "score": int(score) // 1_000_000_000,
+                    "score": int(float(score)) // 1_000_000_000,
                     "pet_info": {"pet_id": pet_id, "name": row["name"], "species": row["species"]},
                 }
             )
         return json_response({"code": 0, "message": "Success", "data": {"items": items}})
 
-    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[redis_key] = aioredis.Redis.from_url(redis_url or "redis://127.0.0.1:6379/0")
-        yield
-        await app[redis_key].aclose()
-
-    app.router.add_get("/v1/leaderboards/pet_level", board)
-    app.cleanup_ctx.append(redis_ctx)
+    return {"/v1/leaderboards/pet_level": {"GET": board}}

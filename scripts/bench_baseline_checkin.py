@@ -11,14 +11,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import orjson
 from aiohttp import web
+from bench_bare import Bare, Routes, json_response
 
 ZONE = ZoneInfo("Asia/Shanghai")
 BASE_POINTS = 10
@@ -44,30 +42,29 @@ OUTBOX_SQL = (
 )
 
 
-def add_checkin_routes(
-    app: web.Application,
-    pool_key: web.AppKey[asyncpg.Pool],
-    claims_of: Callable[[web.Request], dict[str, Any] | web.Response],
-    json_response: Callable[..., web.Response],
-) -> None:
-    async def check_in(request: web.Request) -> web.Response:
-        claims = claims_of(request)
+def checkin_routes(bare: Bare) -> Routes:
+    async def check_in(request: web.BaseRequest) -> web.Response:
+        claims = bare.claims_of(request)
         if isinstance(claims, web.Response):
             return claims
         user_id = int(claims["sub"])
         now = datetime.now(UTC)
         today = now.astimezone(ZONE).date()
-        async with request.app[pool_key].acquire() as connection, connection.transaction():
-            await connection.fetch(DAYS_SQL, user_id, today - timedelta(days=LOOKBACK_DAYS))
-            if await connection.fetchrow(LOG_SQL, user_id, today, BASE_POINTS, now) is None:
-                return json_response({"code": 40901, "message": "Already checked in today"}, 409)
-            balance = await connection.fetchval(BALANCE_SQL, user_id, BASE_POINTS)
-            await connection.fetchrow(LEDGER_SQL, user_id, BASE_POINTS, today.isoformat(), balance, now)
-            events = []
-            for name in ("points.changed", "checkin.completed"):
-                event = {"name": name, "id": str(uuid.uuid4()), "payload": {"user_id": user_id}}
-                events += [event["id"], orjson.dumps(event).decode()]
-            await connection.execute(OUTBOX_SQL, *events, now)
+        connection = await bare.pg.acquire()
+        try:
+            async with connection.transaction():
+                await connection.fetch(DAYS_SQL, user_id, today - timedelta(days=LOOKBACK_DAYS))
+                if await connection.fetchrow(LOG_SQL, user_id, today, BASE_POINTS, now) is None:
+                    return json_response({"code": 40901, "message": "Already checked in today"}, 409)
+                balance = await connection.fetchval(BALANCE_SQL, user_id, BASE_POINTS)
+                await connection.fetchrow(LEDGER_SQL, user_id, BASE_POINTS, today.isoformat(), balance, now)
+                events = []
+                for name in ("points.changed", "checkin.completed"):
+                    event = {"name": name, "id": str(uuid.uuid4()), "payload": {"user_id": user_id}}
+                    events += [event["id"], orjson.dumps(event).decode()]
+                await connection.execute(OUTBOX_SQL, *events, now)
+        finally:
+            bare.pg.release(connection)
         data = {
             "date": today.isoformat(),
             "reward_points": BASE_POINTS,
@@ -76,16 +73,18 @@ def add_checkin_routes(
         }
         return json_response({"code": 0, "message": "Checked in successfully", "data": data})
 
-    async def status(request: web.Request) -> web.Response:
-        claims = claims_of(request)
+    async def status(request: web.BaseRequest) -> web.Response:
+        claims = bare.claims_of(request)
         if isinstance(claims, web.Response):
             return claims
         today: date = datetime.now(UTC).astimezone(ZONE).date()
-        async with request.app[pool_key].acquire() as connection:
+        connection = await bare.pg.acquire()
+        try:
             rows = await connection.fetch(DAYS_SQL, int(claims["sub"]), today - timedelta(days=LOOKBACK_DAYS))
+        finally:
+            bare.pg.release(connection)
         days = [row["day"].isoformat() for row in rows]
         data = {"today_checked_in": today.isoformat() in days, "current_month_checkins": days}
         return json_response({"code": 0, "message": "Success", "data": data})
 
-    app.router.add_post("/v1/checkin", check_in)
-    app.router.add_get("/v1/checkin/status", status)
+    return {"/v1/checkin": {"POST": check_in}, "/v1/checkin/status": {"GET": status}}

@@ -1,7 +1,7 @@
 """The mall baselines of ``scripts/bench_baseline.py``, NOT part of the product:
 
 - ``GET /v1/mall/products``: the product's cached page bytes read from Redis with redis-py (one
-  GET of a copy the bench made of the page the product cached) and answered from bare aiohttp.
+  GET of a copy the bench made of the page the product cached) and answered as they are.
 - ``POST /v1/mall/orders``: the product's statements for an order of a product with unlimited
   stock, with raw asyncpg in one transaction: the product, the order row, the user's row
   locked, the balance, the ledger row, the inventory grant and the two outbox rows
@@ -11,14 +11,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
 
-import asyncpg
 import orjson
-import redis.asyncio as aioredis
 from aiohttp import web
+from bench_bare import Bare, Routes, json_response
 
 PRODUCT_SQL = (
     "SELECT id, name, points_cost, stock_quantity, on_shelf, per_user_limit, item_id "
@@ -52,24 +49,15 @@ OUTBOX_SQL = (
 )
 
 
-def add_mall_routes(
-    app: web.Application,
-    pool_key: web.AppKey[asyncpg.Pool],
-    claims_of: Callable[[web.Request], dict[str, Any] | web.Response],
-    json_response: Callable[..., web.Response],
-    redis_url: str | None,
-    page_key: str | None,
-) -> None:
-    redis_key = web.AppKey("redis", aioredis.Redis)
-
-    async def products(request: web.Request) -> web.Response:
-        body = await request.app[redis_key].get(page_key or "")
+def mall_routes(bare: Bare, page_key: str | None) -> Routes:
+    async def products(request: web.BaseRequest) -> web.Response:
+        body = await bare.redis_command("GET", page_key or "")
         if body is None:
             return json_response({"code": 40401, "message": "no cached page"}, 404)
         return web.Response(body=body, content_type="application/json")
 
-    async def order(request: web.Request) -> web.Response:
-        claims = claims_of(request)
+    async def order(request: web.BaseRequest) -> web.Response:
+        claims = bare.claims_of(request)
         if isinstance(claims, web.Response):
             return claims
         user_id = int(claims["sub"])
@@ -77,23 +65,34 @@ def add_mall_routes(
         quantity = int(body.get("quantity", 1))
         now = datetime.now(UTC)
         order_id = uuid.uuid4().hex
-        async with request.app[pool_key].acquire() as connection, connection.transaction():
-            product = await connection.fetchrow(PRODUCT_SQL, body["product_id"])
-            if product is None or not product["on_shelf"]:
-                return json_response({"code": 40001, "message": "no such product"}, 400)
-            cost = product["points_cost"] * quantity
-            values = (order_id, user_id, body["product_id"], product["name"], product["item_id"], quantity)
-            await connection.fetchrow(ORDER_SQL, *values, cost, now)
-            await connection.fetchrow(LOCK_SQL, user_id)
-            balance = await connection.fetchval(BALANCE_SQL, user_id, -cost)
-            if balance is None:
-                raise web.HTTPUnprocessableEntity()
-            await connection.fetchrow(LEDGER_SQL, user_id, -cost, order_id, balance, now)
-            await connection.fetchrow(GRANT_SQL, user_id, product["item_id"], quantity, now)
-            changed = {"user_id": user_id, "delta": -cost, "balance": balance}
-            created = {"user_id": user_id, "order_id": order_id, "quantity": quantity}
-            events = [str(uuid.uuid4()), orjson.dumps(changed).decode(), str(uuid.uuid4())]
-            await connection.execute(OUTBOX_SQL, *events, orjson.dumps(created).decode(), now)
+        connection = await bare.pg.acquire()
+        try:
+            async with connection.transaction():
+                product = await connection.fetchrow(PRODUCT_SQL, body["product_id"])
+                if product is None or not product["on_shelf"]:
+                    return json_response({"code": 40001, "message": "no such product"}, 400)
+                cost = product["points_cost"] * quantity
+                values = (
+                    order_id,
+                    user_id,
+                    body["product_id"],
+                    product["name"],
+                    product["item_id"],
+                    quantity,
+                )
+                await connection.fetchrow(ORDER_SQL, *values, cost, now)
+                await connection.fetchrow(LOCK_SQL, user_id)
+                balance = await connection.fetchval(BALANCE_SQL, user_id, -cost)
+                if balance is None:
+                    raise web.HTTPUnprocessableEntity()
+                await connection.fetchrow(LEDGER_SQL, user_id, -cost, order_id, balance, now)
+                await connection.fetchrow(GRANT_SQL, user_id, product["item_id"], quantity, now)
+                changed = {"user_id": user_id, "delta": -cost, "balance": balance}
+                created = {"user_id": user_id, "order_id": order_id, "quantity": quantity}
+                events = [str(uuid.uuid4()), orjson.dumps(changed).decode(), str(uuid.uuid4())]
+                await connection.execute(OUTBOX_SQL, *events, orjson.dumps(created).decode(), now)
+        finally:
+            bare.pg.release(connection)
         data = {
             "order_id": order_id,
             "product_id": body["product_id"],
@@ -105,11 +104,4 @@ def add_mall_routes(
         }
         return json_response({"code": 0, "message": "Order created successfully", "data": data}, 201)
 
-    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[redis_key] = aioredis.Redis.from_url(redis_url or "redis://127.0.0.1:6379/0")
-        yield
-        await app[redis_key].aclose()
-
-    app.router.add_get("/v1/mall/products", products)
-    app.router.add_post("/v1/mall/orders", order)
-    app.cleanup_ctx.append(redis_ctx)
+    return {"/v1/mall/products": {"GET": products}, "/v1/mall/orders": {"POST": order}}

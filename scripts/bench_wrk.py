@@ -4,6 +4,7 @@ the measured runs pinned to core 1, and reading wrk's report."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import statistics
@@ -12,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 @dataclass
@@ -26,6 +26,9 @@ class Result:
     baseline: str | None = None
     ratio: float | None = None
     runs: list[float] = field(default_factory=list)
+    cpu_us_per_request: float | None = None
+    """The server's CPU time (user + system) per answered request over the reported run: less
+    moved by a busy machine than req/s, which also counts the time the server waited for a core."""
 
 
 def free_port() -> int:
@@ -130,36 +133,78 @@ def profile(name: str, url: str, script: Path, args: argparse.Namespace, pid: in
     print(f"  {'':32} profile: {output}", flush=True)
 
 
-def measure(
-    name: str,
-    url: str,
-    script: Path,
-    args: argparse.Namespace,
-    data: Any,
-    pid: int | None = None,
-    before_each: Callable[[], None] | None = None,
-) -> Result:
-    """A warm-up run, then ``--runs`` measured runs; the run with the median req/s is reported.
-    ``before_each`` runs before every run (a check-in endpoint clears the day's check-ins).
+@dataclass
+class Target:
+    """One server's endpoint to measure: its wrk script, what runs before each of its runs (a
+    check-in endpoint clears the day's check-ins) and the pid to profile, if any."""
 
-    With ``--py-spy DIR`` and a ``pid``, a further run is profiled (never one that is measured)."""
-    prepare = before_each or (lambda: None)
-    prepare()
-    run_wrk(url, script, min(args.duration, 5), args.connections)
-    runs = []
+    name: str
+    url: str
+    script: Path
+    before_each: Callable[[], None] | None = None
+    pid: int | None = None
+    profile: bool = True
+    """With ``--py-spy``: profile this target too."""
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None without a pid)."""
+    if pid is None:
+        return None
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+Run = tuple[float, float, float, int, int, float | None]
+"""req/s, p50 ms, p99 ms, non-2xx, socket errors, server CPU µs per request."""
+
+
+def timed_run(target: Target, seconds: float, connections: int) -> Run:
+    before = cpu_seconds(target.pid)
+    rps, *rest = run_wrk(target.url, target.script, seconds, connections)
+    after = cpu_seconds(target.pid)
+    cpu = None if before is None or after is None or rps <= 0 else (after - before) / (rps * seconds) * 1e6
+    return (rps, *rest, cpu)  # type: ignore[return-value]
+
+
+def measure(targets: list[Target], args: argparse.Namespace) -> list[Result]:
+    """A warm-up run of each target (as long as a measured one), then ``--runs`` rounds in which
+    each target runs once in turn, so an endpoint and its baseline see the same moments of a
+    noisy machine; for each, the run with the median req/s is reported.
+
+    With ``--py-spy DIR``, a further run of each target with a ``pid`` is profiled (never one
+    that is measured)."""
+    for target in targets:
+        (target.before_each or (lambda: None))()
+        # As long as a measured run: at 1,000 req/s that reaches each of 10,000 users once, so
+        # what the product keeps per user (verified tokens, auth states, profiles) is warm.
+        run_wrk(target.url, target.script, args.duration, args.connections)
+    runs: list[list[Run]] = [[] for _ in targets]
     for _ in range(args.runs):
-        prepare()
-        runs.append(run_wrk(url, script, args.duration, args.connections))
-    if args.py_spy is not None and pid is not None:
-        prepare()
-        profile(name, url, script, args, pid)
+        for target, done in zip(targets, runs, strict=True):
+            (target.before_each or (lambda: None))()
+            done.append(timed_run(target, args.duration, args.connections))
+    if args.py_spy is not None:
+        for target in targets:
+            if target.pid is not None and target.profile:
+                (target.before_each or (lambda: None))()
+                profile(target.name, target.url, target.script, args, target.pid)
+    return [report(target, done) for target, done in zip(targets, runs, strict=True)]
+
+
+def report(target: Target, runs: list[Run]) -> Result:
     median = statistics.median_low([r[0] for r in runs])
     chosen = next(r for r in runs if r[0] == median)
-    if before_each is not None and any(r[3] for r in runs):
+    if target.before_each is not None and any(r[3] for r in runs):
         # Each request is the next user's first of the day: a non-2xx means a run sent more
         # requests than there are users, and its req/s counts cheap 409s.
-        print(f"  WARNING {name}: non-2xx answers; a run outlasted its users (raise --users)", flush=True)
+        print(
+            f"  WARNING {target.name}: non-2xx answers; a run outlasted its users (raise --users)", flush=True
+        )
+    cpu = chosen[5]
     print(
-        f"  {name:32} {chosen[0]:10.1f} req/s  (runs: {', '.join(f'{r[0]:.0f}' for r in runs)})", flush=True
+        f"  {target.name:32} {chosen[0]:10.1f} req/s  (runs: {', '.join(f'{r[0]:.0f}' for r in runs)})"
+        + (f"  {cpu:.0f} µs CPU/request" if cpu is not None else ""),
+        flush=True,
     )
-    return Result(name, *chosen, runs=[r[0] for r in runs])
+    return Result(target.name, *chosen[:5], runs=[r[0] for r in runs], cpu_us_per_request=cpu)

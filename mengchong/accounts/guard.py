@@ -18,7 +18,7 @@ from mengchong.accounts.models import User
 from mengchong.accounts.tokens import TokenClaims, TokenError
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.validation import GUARD_ATTR, counts_client_ip
-from mengchong.keys import CURRENT_USER, cache_key, limiter_key, tokens_key
+from mengchong.keys import CURRENT_USER, ROW_VERSION, cache_key, limiter_key, tokens_key, user_rows_key
 from mengchong.storage.cache import Cache
 from mengchong.storage.database import fetch_rows
 
@@ -126,8 +126,14 @@ async def current_user(request: web.Request) -> CurrentUser:
         raise
     cache = app[cache_key]
     admission = await limiter.admit(
-        request, claims.user_id, claims.version, auth_state_key(cache, claims.user_id)
+        request,
+        claims.user_id,
+        claims.version,
+        auth_state_key(cache, claims.user_id),
+        app[user_rows_key].version_key(claims.user_id),
     )
+    if admission.row_version is not None:
+        request[ROW_VERSION] = admission.row_version
     if admission.state is not None:
         state: AuthState | None = read_auth_state(admission.state)
     else:

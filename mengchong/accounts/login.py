@@ -13,12 +13,14 @@ from tortoise.expressions import F
 
 from mengchong.accounts.guard import publish_auth_state
 from mengchong.accounts.models import User, UserLoginLog
+from mengchong.accounts.profiles import USERS
 from mengchong.events import UserBanned, UserCreated, UserUnbanned, record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error, not_found
 from mengchong.http.ratelimit import client_ip
 from mengchong.http.text import storable
 from mengchong.keys import cache_key, database_key, settings_key, tokens_key, wechat_key, word_filter_key
 from mengchong.storage.database import fetch_rows
+from mengchong.storage.transaction import touch
 from mengchong.wechat import DecryptError, WechatError, decrypt_user_data
 
 log = logging.getLogger("mengchong.accounts")
@@ -112,6 +114,7 @@ async def wechat_login(
             raise ApiError(ErrorCode.FORBIDDEN, "This account is banned")
         role_changed = user.role != role
         await User.filter(id=user.id).update(**changes)
+        touch(connection, USERS, user.id)  # the role, and a new user's nickname and avatar
         for key, value in changes.items():
             setattr(user, key, value)
         await UserLoginLog.create(

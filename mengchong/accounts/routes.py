@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, request_schema, response_schema
 
@@ -15,14 +13,15 @@ from mengchong.accounts import responses, schemas
 from mengchong.accounts.guard import admin_only, authenticated, current_user
 from mengchong.accounts.login import revoke_tokens, wechat_login
 from mengchong.accounts.models import User, UserSettings
+from mengchong.accounts.profiles import USERS, profile_body, profile_of, settings_view
 from mengchong.http.conventions import AUTH
-from mengchong.http.envelope import ok
-from mengchong.http.errors import field_error, not_found
+from mengchong.http.envelope import json_response, ok
+from mengchong.http.errors import field_error
 from mengchong.http.schemas import envelope, errors
 from mengchong.keys import database_key, files_key
 from mengchong.moderation import checked_text
-from mengchong.storage.database import fetch_rows
 from mengchong.storage.files import is_key
+from mengchong.storage.transaction import touch
 
 routes = web.RouteTableDef()
 
@@ -37,50 +36,9 @@ def user_info(user: User, is_new_user: bool) -> dict[str, Any]:
     }
 
 
-PROFILE_SQL = (
-    "SELECT u.id, u.nickname, u.avatar_url, u.gender, u.birthday, u.points_balance, u.role,"
-    " s.notification_prefs, s.privacy_prefs"
-    " FROM users u LEFT JOIN user_settings s ON s.user_id = u.id WHERE u.id = $1"
-)
-
-
-def json_column(value: Any) -> dict[str, bool]:
-    """A JSON column as fetched: text on both drivers, NULL when the row is missing."""
-    if value is None:
-        return {}
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
-def settings_view(notification_prefs: dict[str, bool], privacy_prefs: dict[str, bool]) -> dict[str, Any]:
-    """Saved settings over the defaults, so a key added later has a value for everyone."""
-    return {
-        "notification_prefs": {**schemas.DEFAULT_NOTIFICATION_PREFS, **notification_prefs},
-        "privacy_prefs": {**schemas.DEFAULT_PRIVACY_PREFS, **privacy_prefs},
-    }
-
-
 async def settings_of(user_id: int) -> dict[str, dict[str, bool]]:
     saved = await UserSettings.get_or_none(user_id=user_id)
     return settings_view(saved.notification_prefs, saved.privacy_prefs) if saved else settings_view({}, {})
-
-
-async def profile_of(app: web.Application, user_id: int) -> dict[str, Any]:
-    """The profile and settings in one statement: this is the hottest authenticated read."""
-    rows = await fetch_rows(app[database_key].connection, PROFILE_SQL, [user_id])
-    if not rows:
-        raise not_found("User")
-    row = rows[0]
-    birthday = row["birthday"]
-    return {
-        "user_id": str(row["id"]),
-        "nickname": row["nickname"],
-        "avatar_url": row["avatar_url"],
-        "gender": row["gender"],
-        "birthday": birthday.isoformat() if isinstance(birthday, date) else birthday,
-        "points_balance": row["points_balance"],
-        "role": row["role"],
-        **settings_view(json_column(row["notification_prefs"]), json_column(row["privacy_prefs"])),
-    }
 
 
 @routes.post("/v1/auth/wechat_login")
@@ -161,7 +119,7 @@ async def unban(request: web.Request) -> web.Response:
 @authenticated
 async def get_profile(request: web.Request) -> web.Response:
     user = await current_user(request)
-    return ok(await profile_of(request.app, user.id))
+    return json_response(await profile_body(request, user.id))
 
 
 @routes.put("/v1/users/profile")
@@ -184,7 +142,9 @@ async def put_profile(request: web.Request) -> web.Response:
     if "avatar_url" in body:
         body["avatar_url"] = await checked_avatar(request, body["avatar_url"])
     if body:
-        await User.filter(id=user.id).update(**body)
+        async with request.app[database_key].transaction() as connection:
+            await User.filter(id=user.id).using_db(connection).update(**body)
+            touch(connection, USERS, user.id)
     return ok(await profile_of(request.app, user.id), "Profile updated successfully")
 
 
@@ -214,7 +174,9 @@ async def checked_avatar(request: web.Request, value: str) -> str:
 async def post_avatar(request: web.Request) -> web.Response:
     user = await current_user(request)
     avatar_url = await checked_avatar(request, request["data"]["avatar_url"])
-    await User.filter(id=user.id).update(avatar_url=avatar_url)
+    async with request.app[database_key].transaction() as connection:
+        await User.filter(id=user.id).using_db(connection).update(avatar_url=avatar_url)
+        touch(connection, USERS, user.id)
     return ok({"avatar_url": avatar_url}, "Avatar URL updated successfully")
 
 
@@ -235,7 +197,8 @@ async def get_settings(request: web.Request) -> web.Response:
 async def put_settings(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]
-    async with request.app[database_key].transaction():
+    async with request.app[database_key].transaction() as connection:
+        touch(connection, USERS, user.id)  # the profile carries the settings
         saved, _ = await UserSettings.get_or_create(user_id=user.id)
         saved = await UserSettings.filter(id=saved.id).select_for_update().get()
         saved.notification_prefs = {**saved.notification_prefs, **body.get("notification_prefs", {})}

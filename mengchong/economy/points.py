@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 from mengchong.accounts.models import User
+from mengchong.accounts.profiles import USERS
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.events import PointsChanged, record_event
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, not_found
 from mengchong.storage.database import Database, fetch_rows
+from mengchong.storage.transaction import touch
 
 REASON_MAX = 32
 REF_MAX = 64
@@ -112,6 +114,8 @@ async def change_points(
             raise not_found("User")
         raise InsufficientPoints(-delta, int(balance[0]))
     balance_after = int(updated[0]["points_balance"])
+    if not touch(connection, USERS, user_id):  # a kept profile would show the old balance
+        raise TypeError("change_points needs a transaction of Database.transaction()")
 
     now = datetime.now(UTC)
     appended = await fetch_rows(connection, _APPEND, [user_id, delta, reason, ref, balance_after, now])

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -30,6 +31,8 @@ from mengchong.storage import postgres
 from mengchong.storage.transaction import Transaction
 
 Dialect = Literal["sqlite", "postgres"]
+TouchListener = Callable[[frozenset[Any]], Awaitable[None]]
+log = logging.getLogger("mengchong.database")
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Database:
         self._statement_timeout = statement_timeout
         self._context = TortoiseContext()
         self._commit_listeners: list[Callable[[], None]] = []
+        self._touch_listeners: dict[str, list[TouchListener]] = {}
         self.clock: Clock = SystemClock()
         """The app's clock (``create_app`` sets it): what events recorded in a transaction are
         stamped with."""
@@ -191,6 +195,21 @@ class Database:
     def committed(self) -> None:
         for listener in self._commit_listeners:
             listener()
+
+    def on_touched(self, table: str, listener: TouchListener) -> None:
+        r"""Await ``listener(keys)`` after each commit that :func:`~mengchong.storage.transaction.touch`\ ed
+        rows of ``table``, with their keys, before the committing ``async with`` returns."""
+        self._touch_listeners.setdefault(table, []).append(listener)
+
+    async def announce_touched(self, touched: Mapping[str, Iterable[Any]]) -> None:
+        """Tell the listeners of each table which of its rows a committed write changed. A
+        listener that fails is logged, not raised: the write has committed either way."""
+        for table, keys in touched.items():
+            for listener in self._touch_listeners.get(table, ()):
+                try:
+                    await listener(frozenset(keys))
+                except Exception:
+                    log.exception("a listener of changed %s rows failed", table)
 
     async def ping(self) -> None:
         with self.activate():

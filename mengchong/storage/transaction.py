@@ -8,6 +8,10 @@
 - **Commit listeners.** :func:`notify_on_commit` marks the outermost transaction; once it has
   committed, the database's listeners are called (the outbox relay wakes the moment the rows it
   must relay are visible).
+- **Touched rows.** :func:`touch` names a row the transaction changed (``"users", 42``); once the
+  outermost transaction has committed, and before ``async with`` returns, the database's
+  :meth:`~mengchong.storage.database.Database.on_touched` listeners of that table are awaited
+  with every key touched, so a cache of those rows is told before the writer answers anyone.
 """
 
 from __future__ import annotations
@@ -32,7 +36,16 @@ _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
 class Transaction:
     """``async with database.transaction() as connection:``; nested, a savepoint."""
 
-    __slots__ = ("_connection", "_database", "_deferred", "_inner", "_parent", "_token", "notify")
+    __slots__ = (
+        "_connection",
+        "_database",
+        "_deferred",
+        "_inner",
+        "_parent",
+        "_token",
+        "_touched",
+        "notify",
+    )
 
     def __init__(self, database: Database, inner: Any) -> None:
         self._database = database
@@ -41,6 +54,7 @@ class Transaction:
         self._parent: Transaction | None = None
         self._connection: BaseDBAsyncClient | None = None
         self._deferred: dict[Writer, list[Any]] = {}
+        self._touched: dict[str, set[Any]] = {}
         self.notify = False
 
     @property
@@ -57,26 +71,30 @@ class Transaction:
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
         try:
-            if exc_type is None and self._deferred:
-                if self._parent is not None:
-                    self._parent._take(self._deferred)
-                else:
-                    try:
-                        await self._write_deferred()
-                    except BaseException as failed:  # roll back, then let it out
-                        await self._inner.__aexit__(type(failed), failed, failed.__traceback__)
-                        raise
+            if exc_type is None and self._parent is not None:
+                self._parent._take(self._deferred, self._touched)
+            elif exc_type is None and self._deferred:
+                try:
+                    await self._write_deferred()
+                except BaseException as failed:  # roll back, then let it out
+                    await self._inner.__aexit__(type(failed), failed, failed.__traceback__)
+                    raise
             result = await self._inner.__aexit__(exc_type, exc, traceback)
         finally:
             if self._token is not None:
                 _current.reset(self._token)
-        if self._parent is None and exc_type is None and self.notify:
-            self._database.committed()
+        if self._parent is None and exc_type is None:
+            if self.notify:
+                self._database.committed()
+            if self._touched:
+                await self._database.announce_touched(self._touched)
         return result
 
-    def _take(self, deferred: dict[Writer, list[Any]]) -> None:
+    def _take(self, deferred: dict[Writer, list[Any]], touched: dict[str, set[Any]]) -> None:
         for writer, rows in deferred.items():
             self._deferred.setdefault(writer, []).extend(rows)
+        for table, keys in touched.items():
+            self._touched.setdefault(table, set()).update(keys)
 
     async def _write_deferred(self) -> None:
         assert self._connection is not None
@@ -107,6 +125,18 @@ def defer_to_commit(connection: BaseDBAsyncClient, writer: Writer, row: Any) -> 
     if transaction is None or not transaction._holds(connection):
         return False
     transaction._deferred.setdefault(writer, []).append(row)
+    return True
+
+
+def touch(connection: BaseDBAsyncClient, table: str, key: Any) -> bool:
+    """Say that the open transaction of ``connection`` changed row ``key`` of ``table``: the
+    database's listeners for ``table`` hear of it once the transaction has committed. False
+    (nobody told: call :meth:`Database.announce_touched` after your write) when ``connection`` is
+    not one of an open :meth:`Database.transaction`."""
+    transaction = _current.get()
+    if transaction is None or not transaction._holds(connection):
+        return False
+    transaction._touched.setdefault(table, set()).add(key)
     return True
 
 

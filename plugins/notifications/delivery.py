@@ -34,7 +34,7 @@ from aiohttp import web
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from mengchong import plugin_settings
-from mengchong.accounts.routes import json_column
+from mengchong.accounts.profiles import json_column
 from mengchong.accounts.schemas import DEFAULT_NOTIFICATION_PREFS
 from mengchong.keys import database_key, queue_key, settings_key, wechat_key
 from mengchong.storage.database import as_datetime, fetch_rows

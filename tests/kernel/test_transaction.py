@@ -1,6 +1,7 @@
 """The kernel's transaction on both profiles: writes deferred to the commit (the event outbox's
 rows), savepoints that keep or drop them, a failing deferred write rolling everything back, and
-the commit listeners called once, after the outermost commit."""
+the commit listeners called once, after the outermost commit, and the touched rows announced
+to their table's listeners after it (and never after a rollback)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from mengchong.accounts.models import User
 from mengchong.events import PointsChanged, record_event
 from mengchong.keys import database_key
 from mengchong.storage.models import OutboxEvent
-from mengchong.storage.transaction import defer_to_commit, notify_on_commit
+from mengchong.storage.transaction import defer_to_commit, notify_on_commit, touch
 from support import settings_from
 
 
@@ -113,3 +114,74 @@ async def test_commit_listeners_run_once_after_the_outermost_commit_and_never_af
         await rolled_back()
     assert calls == ["committed"]
     assert not notify_on_commit()
+
+
+async def test_touched_rows_are_announced_once_after_the_outermost_commit(database):
+    heard: list[tuple[str, frozenset[int]]] = []
+
+    async def users(keys: frozenset[int]) -> None:
+        assert await User.filter(openid="touched").count() == 1  # committed: visible to anyone
+        heard.append(("users", keys))
+
+    async def pets(keys: frozenset[int]) -> None:
+        heard.append(("pets", keys))
+
+    database.on_touched("users", users)
+    database.on_touched("pets", pets)
+    async with database.transaction() as connection:
+        await User.create(openid="touched", using_db=connection)
+        assert touch(connection, "users", 1)
+        async with database.transaction() as inner:
+            assert touch(inner, "users", 2)
+            assert touch(inner, "users", 1)
+        assert heard == []  # the savepoint's release is not the commit
+    assert heard == [("users", frozenset({1, 2}))]
+
+
+async def test_a_rollback_announces_nothing_and_a_rolled_back_savepoint_drops_its_rows(database):
+    heard: list[frozenset[int]] = []
+
+    async def users(keys: frozenset[int]) -> None:
+        heard.append(keys)
+
+    database.on_touched("users", users)
+
+    async def rolled_back() -> None:
+        async with database.transaction() as connection:
+            touch(connection, "users", 1)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await rolled_back()
+    assert heard == []
+
+    async def failing_savepoint_touching() -> None:
+        async with database.transaction() as inner:
+            touch(inner, "users", 2)
+            raise RuntimeError("the inner change failed")
+
+    async with database.transaction() as connection:
+        touch(connection, "users", 3)
+        with pytest.raises(RuntimeError):
+            await failing_savepoint_touching()
+    assert heard == [frozenset({3})]
+    assert not touch(database.connection, "users", 4)  # no transaction: the caller announces
+
+
+async def test_a_failing_listener_is_logged_and_the_committed_write_stands(database, caplog):
+    async def broken(keys: frozenset[int]) -> None:
+        raise ConnectionError("cache unreachable")
+
+    heard: list[frozenset[int]] = []
+
+    async def after(keys: frozenset[int]) -> None:
+        heard.append(keys)
+
+    database.on_touched("users", broken)
+    database.on_touched("users", after)
+    async with database.transaction() as connection:
+        await User.create(openid="stands", using_db=connection)
+        touch(connection, "users", 7)
+    assert await User.filter(openid="stands").count() == 1
+    assert heard == [frozenset({7})]  # the next listener still heard
+    assert "a listener of changed users rows failed" in caplog.text

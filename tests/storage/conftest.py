@@ -1,8 +1,9 @@
-"""Fixtures of the documents-port tests: every adapter (SQL on SQLite and PostgreSQL, MongoDB),
-opened for one test."""
+"""Fixtures of the storage ports' tests: every documents adapter (SQL on SQLite and PostgreSQL,
+MongoDB) and both cache adapters (in-process and Redis), opened for one test."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from documents_support import CORE, MONGO_MARKS, MONGO_VARIANT, Backend
-from mengchong.config import DocumentsSettings
+from mengchong.config import CacheSettings, DocumentsSettings
+from mengchong.storage.cache import Cache, open_cache
 from mengchong.storage.database import Database
 from mengchong.storage.documents import (
     Collection,
@@ -88,3 +90,21 @@ def store(backend: Backend) -> DocumentStore:
 @pytest.fixture
 def pets(store: DocumentStore) -> Collection:
     return store.collection("pets")
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
+def cache_settings(request: pytest.FixtureRequest) -> CacheSettings:
+    # A plain function: an async fixture can't resolve the async redis_url fixture by name.
+    if request.param == "memory":
+        return CacheSettings(prefix=f"test:{uuid.uuid4().hex[:12]}:")
+    url = request.getfixturevalue("redis_url")
+    return CacheSettings(url=url, prefix=request.getfixturevalue("redis_prefix"))
+
+
+@pytest.fixture
+async def cache(cache_settings: CacheSettings) -> AsyncIterator[Cache]:
+    cache = open_cache(cache_settings)
+    await cache.open()
+    assert cache.name == ("redis" if cache_settings.url else "memory")
+    yield cache
+    await cache.close()

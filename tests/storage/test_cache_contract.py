@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,24 +17,6 @@ from redis.exceptions import LockError, ResponseError
 
 from mengchong.config import CacheSettings
 from mengchong.storage.cache import Cache, open_cache
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
-def cache_settings(request: pytest.FixtureRequest) -> CacheSettings:
-    # A plain function: an async fixture can't resolve the async redis_url fixture by name.
-    if request.param == "memory":
-        return CacheSettings(prefix=f"test:{uuid.uuid4().hex[:12]}:")
-    url = request.getfixturevalue("redis_url")
-    return CacheSettings(url=url, prefix=request.getfixturevalue("redis_prefix"))
-
-
-@pytest.fixture
-async def cache(cache_settings: CacheSettings) -> AsyncIterator[Cache]:
-    cache = open_cache(cache_settings)
-    await cache.open()
-    assert cache.name == ("redis" if cache_settings.url else "memory")
-    yield cache
-    await cache.close()
 
 
 async def test_json_round_trip_keeps_unicode_and_nesting(cache: Cache) -> None:
