@@ -231,7 +231,7 @@ class Limiter:
         self._limiter = STRATEGIES[settings.strategy](self._storage)
         self._prefix = cache.key("ratelimit")
         fused = isinstance(self._storage, RedisStorage) and settings.strategy == "sliding-window-counter"
-        self._admit = cache.client.register_script(ADMIT_LUA) if fused else None
+        self._admit = cache.hot_script(ADMIT_LUA) if fused else None
         total_ip, total_user = rate(settings.per_ip), rate(settings.per_user)
         self._default = RouteWindows(route_windows(total_ip, None), route_windows(total_user, None))
         self._routes = {

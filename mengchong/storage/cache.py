@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
 from mengchong.config import CacheSettings
+from mengchong.storage.hot_script import HotScript
 
 # Client options, chosen after reading redis/asyncio/connection.py (redis-py 8.1):
 #
@@ -74,6 +76,7 @@ class Cache:
         self.client = client
         self.name = name  # "redis" or "memory", shown by /readyz
         self.prefix = prefix
+        self._hot_scripts: list[HotScript] = []
 
     def __repr__(self) -> str:
         return f"Cache(name={self.name!r}, prefix={self.prefix!r})"
@@ -115,7 +118,19 @@ class Cache:
         await self.client.ping()
 
     async def close(self) -> None:
+        for script in self._hot_scripts:
+            await script.close()
         await self.client.aclose()
+
+    def hot_script(self, source: str) -> Callable[..., Awaitable[Any]]:
+        """``await script(keys=[...], args=[...])`` for a Lua script called on every request:
+        on Redis a :class:`~mengchong.storage.hot_script.HotScript` (connections of its own,
+        closed with the cache), in-process ``register_script``."""
+        if self.name == "memory":
+            return self.client.register_script(source)
+        script = HotScript(self.client, source)
+        self._hot_scripts.append(script)
+        return script
 
     def lock(
         self, name: str, timeout: float, blocking_timeout: float | None = None, *, sleep: float = 0.05
