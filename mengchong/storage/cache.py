@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
 from mengchong.config import CacheSettings
-from mengchong.storage.hot_script import HotScript
+from mengchong.storage.cache_lane import CommandLane, HotScript
 
 # Client options, chosen after reading redis/asyncio/connection.py (redis-py 8.1):
 #
@@ -76,7 +76,7 @@ class Cache:
         self.client = client
         self.name = name  # "redis" or "memory", shown by /readyz
         self.prefix = prefix
-        self._hot_scripts: list[HotScript] = []
+        self._lane = CommandLane(client) if name == "redis" else None
 
     def __repr__(self) -> str:
         return f"Cache(name={self.name!r}, prefix={self.prefix!r})"
@@ -118,19 +118,24 @@ class Cache:
         await self.client.ping()
 
     async def close(self) -> None:
-        for script in self._hot_scripts:
-            await script.close()
+        if self._lane is not None:
+            await self._lane.close()
         await self.client.aclose()
 
     def hot_script(self, source: str) -> Callable[..., Awaitable[Any]]:
         """``await script(keys=[...], args=[...])`` for a Lua script called on every request:
-        on Redis a :class:`~mengchong.storage.hot_script.HotScript` (connections of its own,
-        closed with the cache), in-process ``register_script``."""
-        if self.name == "memory":
+        on Redis a :class:`~mengchong.storage.cache_lane.HotScript` on the cache's command lane
+        (connections of its own, closed with the cache), in-process ``register_script``."""
+        if self._lane is None:
             return self.client.register_script(source)
-        script = HotScript(self.client, source)
-        self._hot_scripts.append(script)
-        return script
+        return HotScript(self._lane, source)
+
+    async def fast(self, *command: str | bytes | int | float) -> Any:
+        """One command of a request's hot path (``await cache.fast("HGET", key, field)``), on the
+        command lane on Redis; its reply as parsed, without redis-py's reply callbacks."""
+        if self._lane is None:
+            return await self.client.execute_command(*command)
+        return await self._lane.execute(*command)
 
     def lock(
         self, name: str, timeout: float, blocking_timeout: float | None = None, *, sleep: float = 0.05

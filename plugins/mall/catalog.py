@@ -175,7 +175,8 @@ def _store_script(cache: Cache) -> AsyncScript:
 async def read_page(app: web.Application, query: ListQuery) -> bytes | None:
     """The body cached for ``query`` (None: not cached): one HGET."""
     cache = app[cache_key]
-    return await cache.client.hget(cache_keys(cache)[1], query.field)
+    body: bytes | None = await cache.fast("HGET", cache_keys(cache)[1], query.field)
+    return body
 
 
 async def answer_from_cache(request: web.Request) -> web.Response | None:
@@ -183,7 +184,7 @@ async def answer_from_cache(request: web.Request) -> web.Response | None:
     A raw string that is not some page's canonical one finds nothing, and the request is
     validated as usual."""
     cache = request.app[cache_key]
-    body = await cache.client.hget(cache_keys(cache)[1], request.query_string)
+    body = await cache.fast("HGET", cache_keys(cache)[1], request.query_string)
     return None if body is None else json_response(body)
 
 

@@ -1,15 +1,17 @@
-"""A Lua script on the request hot path, called on connections of its own.
+"""Redis commands and Lua scripts on the request hot path, called on connections of their own.
 
 Every authenticated request makes one call of the auth guard's admission script
 (:data:`mengchong.http.ratelimit.ADMIT_LUA`). Through redis-py's client (``register_script``:
 the client, its connection pool, its retry wrapper, an encoder call per argument, an event per
 release) one call took 135-150 µs of this process's CPU on the benchmark machine; written with
 hiredis' packer straight to a connection taken from a small first-come-first-served set, 22-48
-µs. So :class:`HotScript` does only that: the connections are made by the client's pool (same
+µs. So :class:`CommandLane` does only that (and :class:`HotScript` runs a script on it): the
+connections are made by the client's pool (same
 address, timeouts, keepalive and protocol) but handed out here, and a connection whose call
 failed in any way (an error, a timeout, a cancelled request) is disconnected before it is
-reused, so a late reply is never read as the next call's. On the in-process cache the script
-goes through ``register_script`` as before: nothing there is a network round trip.
+reused, so a late reply is never read as the next call's. A command's reply is as parsed, without
+the client's reply callbacks (an HGET's bytes or None are the same). On the in-process cache
+the client is used as before: nothing there is a network round trip.
 """
 
 from __future__ import annotations
@@ -28,28 +30,38 @@ from redis.exceptions import NoScriptError
 Arg = str | bytes | int | float
 
 
-class HotScript:
-    """``await script(keys=[...], args=[...])``: EVALSHA on one of at most ``size`` connections
-    (EVAL when the server does not know the script yet)."""
+class CommandLane:
+    """At most ``size`` connections of the client's pool, handed out first come, first served;
+    ``await lane.execute("HGET", key, field)`` answers the command's reply as parsed, without
+    redis-py's reply callbacks."""
 
-    def __init__(self, client: aioredis.Redis, source: str, size: int = 32) -> None:
+    def __init__(self, client: aioredis.Redis, size: int = 32) -> None:
         self._pool = client.connection_pool
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._size = size
         self._made: list[AbstractConnection] = []
         self._idle: list[AbstractConnection] = []
         self._waiters: deque[asyncio.Future[AbstractConnection]] = deque()
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    async def execute(self, *command: Arg) -> Any:
+        connection = await self._acquire()
+        try:
+            return await self._call(connection, command)
+        except BaseException:
+            await connection.disconnect()  # reconnected by the next call that takes it
+            raise
+        finally:
+            self._release(connection)
+
+    async def evalsha(self, sha: str, source: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """The script by its digest, or by its source when the server does not know it yet."""
         connection = await self._acquire()
         try:
             try:
-                return await self._call(connection, ("EVALSHA", self.sha, len(keys), *keys, *args))
+                return await self._call(connection, ("EVALSHA", sha, len(keys), *keys, *args))
             except NoScriptError:  # an error reply: the connection is still in step
-                return await self._call(connection, ("EVAL", self.source, len(keys), *keys, *args))
+                return await self._call(connection, ("EVAL", source, len(keys), *keys, *args))
         except BaseException:
-            await connection.disconnect()  # reconnected by the next call that takes it
+            await connection.disconnect()
             raise
         finally:
             self._release(connection)
@@ -92,3 +104,15 @@ class HotScript:
     async def close(self) -> None:
         for connection in self._made:
             await connection.disconnect()
+
+
+class HotScript:
+    """``await script(keys=[...], args=[...])``: a Lua script run on a :class:`CommandLane`."""
+
+    def __init__(self, lane: CommandLane, source: str) -> None:
+        self.lane = lane
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        return await self.lane.evalsha(self.sha, self.source, keys, args)

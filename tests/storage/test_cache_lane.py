@@ -1,6 +1,7 @@
-"""The hot-path Lua script (``cache.hot_script``) on both cache adapters: its answers, a script
-the server has never seen, many calls at once on a few connections, a call cancelled mid-reply
-(its late reply never read as the next call's), and connections the server closed."""
+"""The hot path's commands and Lua scripts (``cache.fast``, ``cache.hot_script``) on both cache
+adapters: their answers, a script the server has never seen, many calls at once on a few
+connections, a call cancelled mid-reply (its late reply never read as the next call's), and
+connections the server closed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from redis.exceptions import ResponseError
 
 from mengchong.config import CacheSettings
 from mengchong.storage.cache import Cache, open_cache
-from mengchong.storage.hot_script import HotScript
+from mengchong.storage.cache_lane import CommandLane, HotScript
 
 ECHO = "return {KEYS[1], ARGV[1], tonumber(ARGV[2]) + 1}"
 
@@ -34,7 +35,18 @@ async def test_many_calls_at_once_each_get_their_own_answer(cache: Cache) -> Non
     answers = await asyncio.gather(*(script(keys=["k"], args=[str(i), i]) for i in range(200)))
     assert [answer[1:] for answer in answers] == [[str(i).encode(), i + 1] for i in range(200)]
     if isinstance(script, HotScript):
-        assert len(script._made) <= 32  # a bounded set of connections, not one per call
+        assert len(script.lane._made) <= 32  # a bounded set of connections, not one per call
+
+
+async def test_fast_commands_answer_as_the_client_does(cache: Cache) -> None:
+    key = cache.key("pages")
+    await cache.client.hset(key, "page=1", b"{}")
+    assert await cache.fast("HGET", key, "page=1") == await cache.client.hget(key, "page=1") == b"{}"
+    assert await cache.fast("HGET", key, "page=2") is None
+    await cache.client.set(cache.key("text"), "x")
+    with pytest.raises(ResponseError):  # WRONGTYPE: raised, and the lane goes on
+        await cache.fast("HGET", cache.key("text"), "f")
+    assert await cache.fast("GET", cache.key("text")) == b"x"
 
 
 async def test_an_error_reply_is_raised_and_the_next_call_is_answered(cache: Cache) -> None:
@@ -59,13 +71,13 @@ async def test_a_cancelled_call_leaves_no_late_reply_for_the_next_one(redis_cach
         "repeat local now = redis.call('time') until now[1] * 1e6 + now[2] >= stop\n"
         "return ARGV[1]"
     )
-    script = HotScript(redis_cache.client, slow, size=1)  # one connection: the next call reuses it
+    script = HotScript(CommandLane(redis_cache.client, size=1), slow)  # the next call reuses it
     await script(keys=[], args=["warm"])  # loaded
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
             await script(keys=[], args=["late"])
     assert await script(keys=[], args=["mine"]) == b"mine"
-    await script.close()
+    await script.lane.close()
 
 
 @pytest.mark.services
@@ -75,7 +87,7 @@ async def test_connections_the_server_closed_are_replaced(redis_cache: Cache, re
     assert isinstance(script, HotScript)
     await asyncio.gather(*(script(keys=[], args=["x"]) for _ in range(4)))
     ids = set()
-    for connection in script._made:
+    for connection in script.lane._made:
         await connection.send_command("CLIENT", "ID")
         ids.add(await connection.read_response())
     admin = aioredis.Redis.from_url(redis_url)
