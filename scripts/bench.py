@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import bench_ceiling
 from bench_endpoints import (
     BASELINES,
     BEFORE_EACH,
@@ -37,7 +38,9 @@ from bench_endpoints import (
     SAME_WORK,
     TOKENS,
 )
+from bench_report import print_table
 from bench_seed import copy_products_page, seed
+from bench_servers import check_list_page, wait_http
 from bench_wrk import Result, Target, free_port, lua_script, measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,33 +48,6 @@ PG_ADMIN = os.environ.get("MENGCHONG_BENCH_PG_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("MENGCHONG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("MENGCHONG_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 HIGH_LIMIT = "100000000/minute"
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> float:
-    """Poll ``url`` until it answers 200; the moment it did (monotonic)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return time.monotonic()
-        except OSError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def check_list_page(url: str, token: str) -> None:
-    """The list endpoint answers a full page for a list user, or the bench would measure less."""
-    request = urllib.request.Request(
-        f"{url}/v1/users/pets?limit={PAGE_PETS}", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        items = json.loads(response.read())["data"]["items"]
-    if len(items) != PAGE_PETS:
-        raise RuntimeError(f"/v1/users/pets answered {len(items)} items for a list user, not {PAGE_PETS}")
 
 
 class Bench:
@@ -131,16 +107,22 @@ class Bench:
 
     # --- processes ---------------------------------------------------------------------------
 
-    def start(self, command: list[str], name: str) -> tuple[subprocess.Popen[bytes], int, Path, float]:
+    def start(
+        self, command: list[str], name: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], int, Path, float]:
+        """Start ``command`` pinned to core 0 on a free port: the product's through its settings,
+        the baselines' with ``--port``, another's through ``env(port)``."""
         port = free_port()
         log = self.tmp / f"{name}.log"
-        env = {**self.env, "MENGCHONG__SERVER__PORT": str(port)}
+        flag = ["--port", str(port)] if name == "baseline" else []
+        if name == "ceiling":
+            env = bench_ceiling.environment(port)
         started = time.monotonic()
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                ["taskset", "-c", "0", *command, *(["--port", str(port)] if name != "server" else [])],
+                ["taskset", "-c", "0", *command, *flag],
                 cwd=ROOT,
-                env=env,
+                env=env or {**self.env, "MENGCHONG__SERVER__PORT": str(port)},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -186,17 +168,23 @@ class Bench:
         url = f"http://127.0.0.1:{port}"
         check_list_page(url, data["list_tokens"][0])
         base = self.start_baseline(chosen, url)
+        ceiling = self.start_ceiling() if args.ceiling else None
 
         results: list[Result] = []
         baselines: list[Result] = []
+        ceilings: list[tuple[Result, Result]] = []
         same_work: dict[str, dict[str, Any]] = {}
         for name, *_, baseline in chosen:
             targets = [Target(name, url, scripts[name], self.before_each(name), proc.pid)]
             beside = [b for b in (baseline, SAME_WORK.get(name)) if b is not None]
             targets += [self.baseline_target(b, base, data) for b in beside]
+            if ceiling is not None:
+                extra = bench_ceiling.target(name, *ceiling, self.tmp, args.users)
+                targets += [extra] if extra is not None else []
             result, *measured = measure(targets, args)
             results.append(result)
-            baselines += measured
+            baselines += [m for m in measured if not m.endpoint.startswith("ceiling: ")]
+            ceilings += [(measured[0], m) for m in measured if m.endpoint.startswith("ceiling: ")]
             if baseline is not None:
                 result.baseline = baseline
                 result.ratio = result.requests_per_second / measured[0].requests_per_second
@@ -217,6 +205,16 @@ class Bench:
             "results": [asdict(r) for r in results],
             "baselines": [asdict(r) for r in baselines],
             "same_work": same_work,
+            "ceiling": [
+                {
+                    "baseline": base_row.endpoint,
+                    "ceiling": ceiling_row.endpoint,
+                    "baseline_rps": base_row.requests_per_second,
+                    "ceiling_rps": ceiling_row.requests_per_second,
+                    "ratio": base_row.requests_per_second / ceiling_row.requests_per_second,
+                }
+                for base_row, ceiling_row in ceilings
+            ],
             "server_rss_mib": round(rss_kib / 1024, 1),
             "startup_to_first_healthz_200_s": round(first_200, 3),
         }
@@ -239,6 +237,14 @@ class Bench:
         base, base_port, base_log, _ = self.start(command, "baseline")
         wait_http(f"http://127.0.0.1:{base_port}/healthz", 60, base, base_log)
         return f"http://127.0.0.1:{base_port}", base.pid
+
+    def start_ceiling(self) -> tuple[str, int]:
+        """Start the peers' Python ceiling beside the baselines; its URL and pid."""
+        proc, port, log, _ = self.start([".venv/bin/python", str(bench_ceiling.CEILING)], "ceiling")
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/hello", 60, proc, log)
+        bench_ceiling.check(url)
+        return url, proc.pid
 
     def baseline_target(self, name: str, base: tuple[str, int] | None, data: dict[str, list[str]]) -> Target:
         assert base is not None
@@ -318,41 +324,6 @@ class Bench:
             await queue.close()
 
 
-def print_table(report: dict[str, Any]) -> None:
-    print()
-    for note in report["notes"]:
-        print(f"# {note}")
-    header = (
-        f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'CPU µs':>7} {'ratio':>6}"
-        "  baseline"
-    )
-    print(header)
-    print("-" * len(header))
-    pending = list(report["baselines"])
-    for row in report["results"]:
-        print_row(row)
-        beside = [row["baseline"], report["same_work"].get(row["endpoint"], {}).get("baseline")]
-        for name in filter(None, beside):
-            print_row(
-                pending.pop(next(i for i, b in enumerate(pending) if b["endpoint"] == f"baseline: {name}"))
-            )
-    for endpoint, same in report["same_work"].items():
-        print(f"{endpoint}: {same['ratio']:.2f} of {same['baseline']} (the same statements, bare)")
-    print(f"server RSS after the runs: {report['server_rss_mib']} MiB")
-    print(f"process start to first 200 on /healthz: {report['startup_to_first_healthz_200_s']} s")
-
-
-def print_row(row: dict[str, Any]) -> None:
-    ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
-    rps, p50, p99 = row["requests_per_second"], row["p50_ms"], row["p99_ms"]
-    cpu = f"{row['cpu_us_per_request']:.0f}" if row["cpu_us_per_request"] is not None else "-"
-    print(
-        f"{row['endpoint']:30} {rps:9.1f} {p50:8.2f} {p99:8.2f} {row['non_2xx']:8d} {cpu:>7} {ratio:>6}  ",
-        end="",
-    )
-    print(row["baseline"] or "")
-
-
 def selected(name: str, only: list[str]) -> bool:
     return not only or any(part in name for part in only)
 
@@ -366,6 +337,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--users", type=int, default=None, help="users the reads rotate through (default 10000, smoke 50)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also run the peers' Python ceiling beside /healthz and the profile read (needs the"
+        " peer_bench database of ../shared/peers)",
+    )
     parser.add_argument(
         "--checkin-users",
         type=int,
