@@ -162,21 +162,36 @@ redis.call('DEL', KEYS[7])
 return 1
 """
 
-# The best-ranked of some entries. KEYS: board, members. ARGV: ids. {rank, score, id} or nil.
-_BEST_RANK = """
-local best, score, found
-for _, id in ipairs(ARGV) do
-  local member = redis.call('HGET', KEYS[2], id)
-  if member then
-    local rank = redis.call('ZREVRANK', KEYS[1], member)
-    if rank and (not best or rank < best) then
-      best, score, found = rank, redis.call('ZSCORE', KEYS[1], member), id
+# The best-ranked of the ids ARGV[first..]: {rank, score, id}, or false when none is on the board.
+_BEST_OF = """
+local function best_of(first)
+  local best, score, found
+  for i = first, #ARGV do
+    local member = redis.call('HGET', KEYS[2], ARGV[i])
+    if member then
+      local rank = redis.call('ZREVRANK', KEYS[1], member)
+      if rank and (not best or rank < best) then
+        best, score, found = rank, redis.call('ZSCORE', KEYS[1], member), ARGV[i]
+      end
     end
   end
+  if not best then return false end
+  return {best, score, found}
 end
-if not best then return false end
-return {best, score, found}
 """
+
+# The best-ranked of some entries. KEYS: board, members. ARGV: ids. {rank, score, id} or nil.
+_BEST_RANK = _BEST_OF + "return best_of(1)"
+
+# A page read in one call. KEYS: board, members. ARGV: first and last rank (0-based), then the
+# reader's ids. {size of the board, {member, score, ...} of the page, the best of the ids or nil}.
+PAGE = (
+    _BEST_OF
+    + """
+local page = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+return {redis.call('ZCARD', KEYS[1]), page, best_of(3)}
+"""
+)
 
 # Each entry's member and score ('' and '0' when absent). KEYS: board, members. ARGV: ids.
 _SCORES = """
@@ -265,11 +280,6 @@ async def best_rank(cache: Cache, keys: BoardKeys, entry_ids: Sequence[str]) -> 
     if not entry_ids:
         return None
     return decode_best(await _script(cache, _BEST_RANK)([keys.board, keys.members], list(entry_ids)))
-
-
-async def queue_best_rank(pipe: Pipeline, cache: Cache, keys: BoardKeys, entry_ids: Sequence[str]) -> None:
-    """:func:`best_rank` queued on a pipeline; read its result with :func:`decode_best`."""
-    await _script(cache, _BEST_RANK)([keys.board, keys.members], list(entry_ids), client=pipe)
 
 
 def decode_best(found: object) -> tuple[int, float, str] | None:

@@ -2,9 +2,10 @@
 the display data of its users and pets, and the caller's own rank.
 
 A page of a stored board is one cache round trip (its size, its page and the caller's rank, in
-one pipeline), ONE documents call for its pets (pet_level) and ONE users query for its users,
-whatever the page's length. The friends' board is not stored: the caller and their friends,
-ranked by their counts on this week's ``weekly_interactions`` (absent: 0, still listed).
+one script on the cache's command lane), ONE documents call for its pets (pet_level) and ONE
+users query for its users, whatever the page's length. The friends' board is not stored: the
+caller and their friends, ranked by their counts on this week's ``weekly_interactions``
+(absent: 0, still listed).
 
 Privacy: a user whose ``privacy_prefs.show_on_leaderboard`` is false still ranks, but everyone
 else sees them without nickname or avatar and with ``user_id`` :data:`HIDDEN_USER_ID`.
@@ -12,9 +13,10 @@ else sees them without nickname or avatar and with ``user_id`` :data:`HIDDEN_USE
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 from aiohttp import web
@@ -23,6 +25,7 @@ from mengchong import plugin_settings
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error
 from mengchong.http.pagination import Page
 from mengchong.keys import cache_key, clock_key, database_key, documents_key, settings_key
+from mengchong.storage.cache import Cache
 from mengchong.storage.database import fetch_rows
 from mengchong_plugins.leaderboard import boards, scoring
 from mengchong_plugins.leaderboard.graph import friend_ids
@@ -172,14 +175,12 @@ async def _stored_board(
         mine_ids = [pet["id"] for pet in await pets.find({"user_id": viewer_id}, fields=[])]
     else:
         mine_ids = [str(viewer_id)]
-    pipe = cache.client.pipeline(transaction=False)
-    pipe.zcard(keys.board)
-    pipe.zrevrange(keys.board, page.offset, page.offset + page.limit - 1, withscores=True)
-    await boards.queue_best_rank(pipe, cache, keys, mine_ids)
-    total, lines, best = await pipe.execute()
+    total, flat, best = await _page_script(cache)(
+        keys=[keys.board, keys.members], args=[page.offset, page.offset + page.limit - 1, *mine_ids]
+    )
     ranked = [
-        (page.offset + index + 1, scoring.member_id(line[0]), float(line[1]))
-        for index, line in enumerate(lines)
+        (page.offset + index + 1, scoring.member_id(member), float(score))
+        for index, (member, score) in enumerate(zip(flat[::2], flat[1::2], strict=True))
     ]
     found = boards.decode_best(best)
     mine = Mine(found[0] + 1, found[1], found[2]) if found else None
@@ -193,6 +194,17 @@ async def _stored_board(
         entries = [Entry(rank, entry_id, int(entry_id), score) for rank, entry_id, score in ranked]
     shown = await players(app, (entry.user_id for entry in entries if entry.user_id is not None))
     return Board(board_type, week, entries, shown, int(total), page, mine, viewer_id)
+
+
+_page_scripts: WeakKeyDictionary[Cache, Callable[..., Awaitable[Any]]] = WeakKeyDictionary()
+
+
+def _page_script(cache: Cache) -> Callable[..., Awaitable[Any]]:
+    """:data:`boards.PAGE` on the cache's command lane, made once per cache."""
+    script = _page_scripts.get(cache)
+    if script is None:
+        script = _page_scripts[cache] = cache.hot_script(boards.PAGE)
+    return script
 
 
 def _owner(pet: dict[str, Any] | None) -> int | None:

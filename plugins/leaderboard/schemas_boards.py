@@ -9,6 +9,7 @@ import marshmallow as m
 
 from mengchong.http.conventions import StrictSchema
 from mengchong.http.pagination import PageQuery
+from mengchong.http.validation import pure_load
 from mengchong_plugins.leaderboard import scoring
 from mengchong_plugins.leaderboard.reads import HIDDEN_USER_ID, Board, Entry
 from mengchong_plugins.leaderboard.settings import BOARD_TYPES
@@ -23,6 +24,7 @@ def _iso_week(value: str) -> None:
         raise m.ValidationError(f"must be {WEEK_FORMAT} ({exc})") from None
 
 
+@pure_load
 class BoardPath(StrictSchema):
     type = m.fields.String(
         required=True,
@@ -34,6 +36,7 @@ class BoardPath(StrictSchema):
     )
 
 
+@pure_load
 class BoardQuery(PageQuery):
     """A page of a board: an unknown parameter is a 400 naming it."""
 
