@@ -26,8 +26,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from redis.exceptions import LockError
 
 from mengchong.config import WechatSettings
@@ -315,6 +313,11 @@ class WechatClient:
 
 def decrypt_user_data(session_key: str, encrypted_data: str, iv: str, appid: str) -> dict[str, Any]:
     """Decrypt ``encryptedData`` (AES-128-CBC, PKCS#7) and check its watermark names our app."""
+    # Imported here: cryptography costs the process ~6 MB, and only a first login with
+    # encryptedData needs it.
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     try:
         key = base64.b64decode(session_key, validate=True)
         vector = base64.b64decode(iv, validate=True)
@@ -336,6 +339,9 @@ def decrypt_user_data(session_key: str, encrypted_data: str, iv: str, appid: str
 
 def encrypt_user_data(session_key: str, data: dict[str, Any], iv: bytes) -> str:
     """The inverse of :func:`decrypt_user_data`, as WeChat does it (used by tests and tools)."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     padder = padding.PKCS7(128).padder()
     padded = padder.update(orjson.dumps(data)) + padder.finalize()
     encryptor = Cipher(algorithms.AES(base64.b64decode(session_key)), modes.CBC(iv)).encryptor()

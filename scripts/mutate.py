@@ -50,6 +50,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     "mengchong/economy/points.py": ["tests/economy/test_points*.py", "tests/economy/test_economy_routes*.py"],
     "mengchong/economy/inventory.py": ["tests/economy/test_inventory*.py"],
     "mengchong/accounts/tokens.py": ["tests/kernel/test_tokens*.py", "tests/accounts/test_guard*.py"],
+    "mengchong/accounts/jws.py": ["tests/kernel/test_jws.py", "tests/kernel/test_tokens*.py"],
     "mengchong/accounts/guard.py": ["tests/accounts/test_guard*.py"],
     "plugins/pets/rules.py": ["tests/plugins/pets/test_rules*.py"],
     "plugins/checkin/rules.py": [

@@ -2,7 +2,8 @@
 user's token version, bumped by logout and bans) and ``kid`` naming the signing key, so keys
 rotate by adding the new one and keeping the old one accepted until its tokens expire.
 
-Decoding with PyJWT costs tens of microseconds, so a verified token is remembered in a
+Signatures are checked by :mod:`mengchong.accounts.jws` (the standard library). Decoding
+still costs microseconds, so a verified token is remembered in a
 bounded LRU until its ``exp``; the caller still compares ``ver`` with the user's current
 version on every request, so revocation is never cached away.
 """
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from hashlib import blake2b
 from typing import TypeGuard
 
-import jwt
+from mengchong.accounts import jws
 
-ALGORITHM = "HS256"
+ALGORITHM = jws.ALGORITHM
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
 LEEWAY_SECONDS = 60
 """How far ahead of our clock a token's ``iat`` may be (another process's clock, or ours moved)."""
 MAX_ID = 2**63 - 1  # user ids are BIGINT
@@ -74,8 +76,7 @@ class TokenService:
             "exp": issued + self.ttl_seconds,
             "ver": version,
         }
-        token = jwt.encode(claims, self._keys[self._kid], algorithm=ALGORITHM, headers={"kid": self._kid})
-        return token, self.ttl_seconds
+        return jws.encode(claims, self._keys[self._kid], self._kid), self.ttl_seconds
 
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         """The token's claims; :class:`TokenError` for anything but a valid, unexpired token of ours."""
@@ -98,27 +99,35 @@ class TokenService:
 
     def _decode(self, token: str, moment: float) -> TokenClaims:
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header = jws.header_of(token)
+        except jws.JwsError:
             raise TokenError("malformed token") from None
         kid = header.get("kid")
-        if header.get("alg") != ALGORITHM or not isinstance(kid, str) or kid not in self._keys:
+        if not jws.accepted(header) or not isinstance(kid, str) or kid not in self._keys:
             raise TokenError("token signed with an algorithm or key we don't accept")
         try:
-            payload = jwt.decode(
-                token,
-                self._keys[kid],
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
-                leeway=0,
-            )
-        except jwt.ExpiredSignatureError:
-            raise TokenError("token expired") from None
-        except jwt.PyJWTError:
+            payload = jws.verified_payload(token, self._keys[kid])
+        except jws.JwsError:
             raise TokenError("invalid token") from None
+        if not all(name in payload for name in REQUIRED_CLAIMS):
+            raise TokenError("invalid token")
+        expires_at = payload["exp"]
+        if _whole(expires_at) and expires_at <= moment:
+            raise TokenError("token expired")
+        not_before = payload.get("nbf", moment)
+        if not isinstance(not_before, int | float) or isinstance(not_before, bool) or not_before > moment:
+            raise TokenError("invalid token")
+        if payload["iss"] != self._issuer or not self._for_us(payload["aud"]):
+            raise TokenError("invalid token")
+        if "jti" in payload and not isinstance(payload["jti"], str):
+            raise TokenError("invalid token")
         return self._claims(payload, kid, moment)
+
+    def _for_us(self, audience: object) -> bool:
+        """``aud`` names us: our audience, or a list of strings holding it."""
+        if isinstance(audience, list):
+            return all(isinstance(a, str) for a in audience) and self._audience in audience
+        return audience == self._audience
 
     def _claims(self, payload: dict[str, object], kid: str, moment: float) -> TokenClaims:
         """The claims of a token whose signature holds, refused unless each is one we could have

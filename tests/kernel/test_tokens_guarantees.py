@@ -57,6 +57,11 @@ def bounds(now: int) -> dict[str, tuple[dict, dict]]:
             {"iat": now - 100, "exp": now - 100 + TTL},
             {"iat": now - 100, "exp": now - 100 + TTL + 1},
         ),
+        "nbf not after now": ({"nbf": now}, {"nbf": now + 1}),
+        "aud ours, or a list of strings holding it": (
+            {"aud": ["other", "mengchong-app"]},
+            {"aud": ["other", 7, "mengchong-app"]},
+        ),
     }
 
 
@@ -127,6 +132,13 @@ def broken_claims(now: int) -> dict[str, dict]:
         "iat true": {"iat": True},
         "iat a string": {"iat": str(now)},
         "sub 20 digits": {"sub": "1" * 20},
+        "no iss": {"iss": None},
+        "another iss": {"iss": "someone-else"},
+        "no aud": {"aud": None},
+        "aud a list without us": {"aud": ["other"]},
+        "nbf a string": {"nbf": str(now)},
+        "nbf true": {"nbf": True},
+        "jti a number": {"jti": 7},
     }
 
 
