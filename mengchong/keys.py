@@ -52,7 +52,7 @@ user_rows_key: web.AppKey[UserRows] = web.AppKey("user_rows")
 CURRENT_USER = "mengchong.current_user"
 ROW_VERSION = "mengchong.row_version"
 """The caller's user-row version, read by the auth guard in its round trip
-(:func:`mengchong.accounts.profiles.current_profile`)."""
+(:func:`mengchong.accounts.profiles.profile_body`)."""
 IP_PENDING = "mengchong.ip_pending"
 """Set by the request pipeline on a route whose guard counts the client IP's limit itself, in the same
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""

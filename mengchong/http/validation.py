@@ -198,9 +198,9 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
             and not request.query_string
             and _constant_defaults(schema.schema)
         ):
-            data = await _empty_query(parser, schema, request)
+            data = await _kept_load(parser, schema, request, "")
         elif getattr(schema.schema, PURE_LOAD_ATTR, False) and schema.location in _RAW_INPUT:
-            data = await _pure_load(parser, schema, request)
+            data = await _kept_load(parser, schema, request, _RAW_INPUT[schema.location](request))
         else:
             data = await parser.parse(
                 argmap=schema.schema, req=request, location=schema.location, unknown=None
@@ -212,37 +212,24 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
     request[request.app[APISPEC_VALIDATED_DATA_NAME]] = {} if result is None else result
 
 
-_EMPTY_QUERIES: WeakKeyDictionary[m.Schema, dict[str, Any]] = WeakKeyDictionary()
 _CONSTANTS = (int, float, str, bool, type(None))
 
 
 def _constant_defaults(schema: m.Schema) -> bool:
     """Whether the schema's defaults are plain constants: then loading an empty query string
-    gives the same result every time, and it is kept (:func:`_empty_query`)."""
+    gives the same result every time, and it is kept (:func:`_kept_load`)."""
     defaults = (field.load_default for field in schema.fields.values())
     return all(default is m.missing or isinstance(default, _CONSTANTS) for default in defaults)
 
 
-async def _empty_query(
-    parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request
-) -> dict[str, Any]:
-    """The schema's load of an empty query string, parsed once and copied for each request: the
-    most common call of a route like the check-in status, which otherwise ran webargs each time."""
-    loaded = _EMPTY_QUERIES.get(schema.schema)
-    if loaded is None:
-        loaded = await parser.parse(argmap=schema.schema, req=request, location="querystring", unknown=None)
-        _EMPTY_QUERIES[schema.schema] = loaded
-    return dict(loaded)
-
-
 PURE_LOAD_ATTR = "__mengchong_pure_load__"
 PURE_LOADS_KEPT = 256
-"""Loads kept per schema marked :func:`pure_load` (the most recently used)."""
+"""Loads kept per schema (:func:`_kept_load`), the most recently used."""
 _RAW_INPUT: dict[str, Callable[[web.Request], Any]] = {
     "querystring": lambda request: request.query_string,
     "match_info": lambda request: tuple(request.match_info.items()),
 }
-_PURE_LOADS: WeakKeyDictionary[m.Schema, OrderedDict[Any, dict[str, Any]]] = WeakKeyDictionary()
+_KEPT_LOADS: WeakKeyDictionary[m.Schema, OrderedDict[Any, dict[str, Any]]] = WeakKeyDictionary()
 
 
 def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
@@ -254,11 +241,15 @@ def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
     return schema
 
 
-async def _pure_load(parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request) -> dict[str, Any]:
-    raw = _RAW_INPUT[schema.location](request)
-    kept = _PURE_LOADS.get(schema.schema)
+async def _kept_load(
+    parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request, raw: Any
+) -> dict[str, Any]:
+    """The schema's load of ``raw`` (the request's query string or path values, or "" for an
+    empty query string of a schema whose defaults are constants), parsed once and copied for
+    each request: what the check-in status and a board page otherwise ran webargs for each time."""
+    kept = _KEPT_LOADS.get(schema.schema)
     if kept is None:
-        kept = _PURE_LOADS[schema.schema] = OrderedDict()
+        kept = _KEPT_LOADS[schema.schema] = OrderedDict()
     loaded = kept.get(raw)
     if loaded is None:  # a failing load raises: only successes are kept
         loaded = await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)

@@ -77,6 +77,7 @@ class Cache:
         self.name = name  # "redis" or "memory", shown by /readyz
         self.prefix = prefix
         self._lane = CommandLane(client) if name == "redis" else None
+        self._hot_scripts: dict[str, Callable[..., Awaitable[Any]]] = {}
 
     def __repr__(self) -> str:
         return f"Cache(name={self.name!r}, prefix={self.prefix!r})"
@@ -125,10 +126,15 @@ class Cache:
     def hot_script(self, source: str) -> Callable[..., Awaitable[Any]]:
         """``await script(keys=[...], args=[...])`` for a Lua script called on every request:
         on Redis a :class:`~mengchong.storage.cache_lane.HotScript` on the cache's command lane
-        (connections of its own, closed with the cache), in-process ``register_script``."""
-        if self._lane is None:
-            return self.client.register_script(source)
-        return HotScript(self._lane, source)
+        (connections of its own, closed with the cache), in-process ``register_script``. Made
+        once per source: call it where the script is used."""
+        script = self._hot_scripts.get(source)
+        if script is None:
+            script = (
+                self.client.register_script(source) if self._lane is None else HotScript(self._lane, source)
+            )
+            self._hot_scripts[source] = script
+        return script
 
     async def fast(self, *command: str | bytes | int | float) -> Any:
         """One command of a request's hot path (``await cache.fast("HGET", key, field)``), on the

@@ -6,12 +6,12 @@ the client, its connection pool, its retry wrapper, an encoder call per argument
 release) one call took 135-150 µs of this process's CPU on the benchmark machine; written with
 hiredis' packer straight to a connection taken from a small first-come-first-served set, 22-48
 µs. So :class:`CommandLane` does only that (and :class:`HotScript` runs a script on it): the
-connections are made by the client's pool (same
-address, timeouts, keepalive and protocol) but handed out here, and a connection whose call
-failed in any way (an error, a timeout, a cancelled request) is disconnected before it is
-reused, so a late reply is never read as the next call's. A command's reply is as parsed, without
-the client's reply callbacks (an HGET's bytes or None are the same). On the in-process cache
-the client is used as before: nothing there is a network round trip.
+connections are made by the client's pool (same address, timeouts, keepalive and protocol) but
+handed out here, and a connection whose call failed in any way (an error, a timeout, a
+cancelled request) is disconnected before it is reused, so a late reply is never read as the
+next call's. A command's reply is as parsed, without the client's reply callbacks (an HGET's
+bytes or None are the same). On the in-process cache the client is used as before: nothing
+there is a network round trip.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -43,23 +43,25 @@ class CommandLane:
         self._waiters: deque[asyncio.Future[AbstractConnection]] = deque()
 
     async def execute(self, *command: Arg) -> Any:
-        connection = await self._acquire()
-        try:
-            return await self._call(connection, command)
-        except BaseException:
-            await connection.disconnect()  # reconnected by the next call that takes it
-            raise
-        finally:
-            self._release(connection)
+        return await self._on_connection(lambda connection: self._call(connection, command))
 
     async def evalsha(self, sha: str, source: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """The script by its digest, or by its source when the server does not know it yet."""
-        connection = await self._acquire()
-        try:
+
+        async def run(connection: AbstractConnection) -> Any:
             try:
                 return await self._call(connection, ("EVALSHA", sha, len(keys), *keys, *args))
             except NoScriptError:  # an error reply: the connection is still in step
                 return await self._call(connection, ("EVAL", source, len(keys), *keys, *args))
+
+        return await self._on_connection(run)
+
+    async def _on_connection(self, work: Callable[[AbstractConnection], Awaitable[Any]]) -> Any:
+        """``work`` on a connection of the lane; one whose work failed in any way (an error, a
+        timeout, a cancelled request) is disconnected, and reconnected by the next call."""
+        connection = await self._acquire()
+        try:
+            return await work(connection)
         except BaseException:
             await connection.disconnect()
             raise

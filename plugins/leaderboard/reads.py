@@ -13,10 +13,9 @@ else sees them without nickname or avatar and with ``user_id`` :data:`HIDDEN_USE
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 from aiohttp import web
@@ -25,7 +24,6 @@ from mengchong import plugin_settings
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error
 from mengchong.http.pagination import Page
 from mengchong.keys import cache_key, clock_key, database_key, documents_key, settings_key
-from mengchong.storage.cache import Cache
 from mengchong.storage.database import fetch_rows
 from mengchong_plugins.leaderboard import boards, scoring
 from mengchong_plugins.leaderboard.graph import friend_ids
@@ -175,7 +173,7 @@ async def _stored_board(
         mine_ids = [pet["id"] for pet in await pets.find({"user_id": viewer_id}, fields=[])]
     else:
         mine_ids = [str(viewer_id)]
-    total, flat, best = await _page_script(cache)(
+    total, flat, best = await cache.hot_script(boards.PAGE)(
         keys=[keys.board, keys.members], args=[page.offset, page.offset + page.limit - 1, *mine_ids]
     )
     ranked = [
@@ -194,17 +192,6 @@ async def _stored_board(
         entries = [Entry(rank, entry_id, int(entry_id), score) for rank, entry_id, score in ranked]
     shown = await players(app, (entry.user_id for entry in entries if entry.user_id is not None))
     return Board(board_type, week, entries, shown, int(total), page, mine, viewer_id)
-
-
-_page_scripts: WeakKeyDictionary[Cache, Callable[..., Awaitable[Any]]] = WeakKeyDictionary()
-
-
-def _page_script(cache: Cache) -> Callable[..., Awaitable[Any]]:
-    """:data:`boards.PAGE` on the cache's command lane, made once per cache."""
-    script = _page_scripts.get(cache)
-    if script is None:
-        script = _page_scripts[cache] = cache.hot_script(boards.PAGE)
-    return script
 
 
 def _owner(pet: dict[str, Any] | None) -> int | None:
