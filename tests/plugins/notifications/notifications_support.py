@@ -8,10 +8,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from mengchong.keys import database_key, metrics_key
+from mengchong_plugins.notifications.fields import RULES
 from mengchong_plugins.notifications.models import FINAL, NotificationLog
 from support import bearer, eventually
 
 Auth = dict[str, str]
+CUT_KEYS = ["thing1", "short_thing2", "phrase3", "name4"]
+"""Field keys of the types WeChat cuts to their limit, for the field-rule tests."""
+STRICT_KEYS = [f"{kind}1" for kind, rule in RULES.items() if not rule.cut]
+"""Field keys of the types sent unchanged or refused."""
 ADMIN = "notify-admin"
 """The admin's login name: openid ``o-notify-admin`` is in ``auth.admin_openids``."""
 

@@ -8,7 +8,6 @@ from dataclasses import FrozenInstanceError
 from datetime import datetime
 
 import pytest
-from hypothesis import settings
 
 from mengchong_plugins.notifications.fields import (
     RULES,
@@ -19,10 +18,7 @@ from mengchong_plugins.notifications.fields import (
     placeholders,
     render,
 )
-
-quick = settings(max_examples=200, derandomize=True, database=None, deadline=None)
-CUT_KEYS = ["thing1", "short_thing2", "phrase3", "name4"]
-STRICT_KEYS = [f"{kind}1" for kind, rule in RULES.items() if not rule.cut]
+from notifications_support import CUT_KEYS, STRICT_KEYS
 
 
 def refusal(key: str, value: str) -> FieldError:

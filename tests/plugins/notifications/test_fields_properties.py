@@ -19,10 +19,9 @@ from mengchong_plugins.notifications.fields import (
     placeholders,
     render,
 )
+from notifications_support import CUT_KEYS, STRICT_KEYS
 
 quick = settings(max_examples=200, derandomize=True, database=None, deadline=None)
-CUT_KEYS = ["thing1", "short_thing2", "phrase3", "name4"]
-STRICT_KEYS = [f"{kind}1" for kind, rule in RULES.items() if not rule.cut]
 
 any_text = st.text(max_size=60)
 plain_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=60)
