@@ -2,6 +2,6 @@
 
 import sys
 
-from mengchong.cli import main
+from mengchong.launch import main
 
 sys.exit(main())

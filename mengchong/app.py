@@ -50,7 +50,7 @@ from mengchong.keys import (
 )
 from mengchong.moderation import SensitiveWordFilter, read_word_list
 from mengchong.plugin_manager import PluginInfo, build_plugin_manager, calls_by_plugin
-from mengchong.plugin_settings import load_plugin_settings
+from mengchong.plugin_sections import load_plugin_settings
 from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
 from mengchong.storage.database import Database, ModelSet

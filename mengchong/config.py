@@ -3,7 +3,7 @@
 The file is chosen by ``--config PATH``, else ``MENGCHONG_CONFIG``, else ``./config.toml``;
 with none of them the built-in defaults below apply (they equal the shipped config.toml,
 which a test keeps true). Plugins add their own sections through ``mengchong_settings``;
-those are validated by :mod:`mengchong.plugin_settings` once the plugins are known.
+those are validated by :mod:`mengchong.plugin_sections` once the plugins are known.
 Every failure is a :class:`ConfigError` whose message names the key, so the CLI can print
 one clear line instead of a traceback. This module is the schema; reading the file and the
 environment into it is :mod:`mengchong.config_loading`.

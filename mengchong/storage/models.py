@@ -4,7 +4,8 @@ adapter of the documents port."""
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 
 class OutboxEvent(Model):

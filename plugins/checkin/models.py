@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 
 class CheckinLog(Model):

@@ -4,7 +4,8 @@ the cache port's sorted sets (rebuilt from the databases by ``mengchong leaderbo
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 
 class FriendInvite(Model):

@@ -7,7 +7,8 @@ Stock and points change only by conditional updates in the order's transaction (
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 UNLIMITED = -1
 """``stock_quantity`` of a product that never runs out."""

@@ -11,7 +11,8 @@ message delivered again after a crash is not sent twice.
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 QUEUED = "queued"
 SENT = "sent"

@@ -17,8 +17,6 @@ decode was measured too: PNGs' buffers went back, a WebP's stayed, about 12 MiB 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import functools
 import math
 import platform
@@ -84,5 +82,8 @@ def return_large_buffers_to_the_system() -> bool:
     """Fix glibc's mmap threshold (once per process); False where the C library is not glibc."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
+    import ctypes  # here, not at the top: ctypes costs ~30 ms of a start that may decode nothing
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))

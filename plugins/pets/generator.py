@@ -4,11 +4,11 @@ and the ``model_data`` a 3D client renders out.
 Two providers give the same ``GenerationResult`` shape, chosen by ``GeneratorSettings``
 (:func:`mengchong_plugins.pets.generation.build_generator` builds the configured one):
 
-- ``BuiltinGenerator`` (here) analyses the photo with Pillow (``analysis.py``) in a worker thread
-  and maps the features to a personality (the first of ``pets.personalities`` whose ``look`` the
-  photo has), materials, a pattern texture and a size. Deterministic: the same bytes and choices
-  always give the same result (the one decorative choice, eye colour, is drawn from a hash of the
-  bytes).
+- ``BuiltinGenerator`` (here) analyses the photo with Pillow (``analysis.py``, imported on the
+  first generation, not at start) in a worker thread and maps the features to a personality (the
+  first of ``pets.personalities`` whose ``look`` the photo has), materials, a pattern texture and
+  a size. Deterministic: the same bytes and choices always give the same result (the one
+  decorative choice, eye colour, is drawn from a hash of the bytes).
 - ``HttpGenerator`` (``generator_http.py``) hands the photo to an AI service.
 
 The species and personalities a result may have are the configured ones (``pets.species``,
@@ -28,7 +28,6 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from mengchong_plugins.pets.analysis import UnreadableImageError, appearance_features
 from mengchong_plugins.pets.generator_settings import Look, Pattern
 from mengchong_plugins.pets.settings import Personality, PetsSettings
 
@@ -180,9 +179,11 @@ class BuiltinGenerator:
         return await asyncio.to_thread(self._generate, request.image, choices)
 
     def _generate(self, image: bytes, choices: Choices) -> GenerationResult:
+        from mengchong_plugins.pets import analysis  # here, not at the top: Pillow loads on the first photo
+
         try:
-            features = appearance_features(image)
-        except UnreadableImageError as exc:
+            features = analysis.appearance_features(image)
+        except analysis.UnreadableImageError as exc:
             raise GenerationError(str(exc)) from exc
         # Telling the species from a photo is an AI provider's job: the first configured one.
         species = choices.species or next(iter(self._settings.species))

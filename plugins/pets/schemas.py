@@ -53,7 +53,7 @@ class PhotoPath(StrictSchema):
 
 # --- What the routes answer (the ``data`` of each success envelope in /openapi.json) ---------
 
-PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")  # photos.FORMATS, what a stored photo can be
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")  # pixels.FORMATS, what a stored photo can be
 PHOTO_UPLOAD_BODY = {
     "required": True,
     "content": {

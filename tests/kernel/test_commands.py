@@ -206,3 +206,23 @@ def test_a_command_name_clashing_with_the_kernel_or_another_plugin_is_a_config_e
 
     pm, _ = build_plugin_manager(settings, [("first", Recorder("one")), ("second", Recorder("two"))])
     assert sorted(plugin_commands(pm, reserved=KERNEL_COMMANDS)) == ["one", "two"]
+
+
+def test_launch_pauses_the_collector_for_the_start_and_every_command_but_serve_resumes_it(
+    monkeypatch, tmp_path, capsys
+):
+    """``mengchong`` starts with the collector paused (mengchong.launch); a command that is not
+    ``serve`` runs with it on again (serve turns it on once listening: test_server.py)."""
+    import gc
+
+    from mengchong import launch
+
+    monkeypatch.chdir(tmp_path)  # no config.toml here: the embedded default
+    monkeypatch.setattr("sys.argv", ["mengchong", "config"])
+    seen = []
+    monkeypatch.setattr("mengchong.cli.show_config", lambda settings: seen.append(gc.isenabled()))
+    try:
+        assert launch.main() == 0
+        assert seen == [True]
+    finally:
+        gc.enable()

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from mengchong.config import ConfigError, Settings
 from mengchong.config_loading import build_settings, env_overrides, load_settings
-from mengchong.plugin_settings import validate_plugin_sections
+from mengchong.plugin_sections import validate_plugin_sections
 from support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -119,7 +119,7 @@ def test_the_runtime_stage_is_configured_for_the_container(parsed: list[tuple[st
     assert "PYTHONUNBUFFERED=1" in every_env
     assert any("config.toml" in arguments for keyword, arguments in runtime if keyword == "COPY")
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["mengchong"] == "mengchong.cli:main"
+    assert scripts["mengchong"] == "mengchong.launch:main"
 
 
 def healthcheck_command(parsed: list[tuple[str, str]]) -> list[str]:

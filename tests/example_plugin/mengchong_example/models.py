@@ -1,7 +1,8 @@
 """The example plugin's one table."""
 
 from tortoise import fields
-from tortoise.models import Model
+
+from mengchong.storage.table import Model
 
 
 class Note(Model):

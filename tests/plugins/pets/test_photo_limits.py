@@ -20,7 +20,7 @@ from PIL import Image, ImageChops, ImageFile, ImageStat, WebPImagePlugin
 from mengchong import plugin_settings
 from mengchong.http.uploads import FORM_ALLOWANCE_BYTES
 from mengchong.keys import database_key, documents_key
-from mengchong_plugins.pets import decoding, photos
+from mengchong_plugins.pets import decoding, pixels
 from mengchong_plugins.pets.settings import PetsSettings
 from pets_support import orange_photo, upload, user_id_of
 
@@ -218,8 +218,8 @@ def noise_rgba(size: tuple[int, int]) -> Image.Image:
 
 def test_a_strip_by_strip_reduction_equals_the_whole_image_one(monkeypatch):
     image = noise_rgba((999, 601))
-    monkeypatch.setattr(photos, "STRIP_BYTES", 999 * 4 * 3 * 7)  # strips of 21 rows, a last short one
-    assert photos.shrink(image.copy(), 333).tobytes() == image.reduce(3).tobytes()
+    monkeypatch.setattr(pixels, "STRIP_BYTES", 999 * 4 * 3 * 7)  # strips of 21 rows, a last short one
+    assert pixels.shrink(image.copy(), 333).tobytes() == image.reduce(3).tobytes()
 
 
 @pytest.mark.parametrize(
@@ -234,8 +234,8 @@ def test_a_strip_by_strip_reduction_equals_the_whole_image_one(monkeypatch):
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_a_strip_by_strip_resize_is_the_whole_image_one_but_for_rounding(monkeypatch, size, target, mode):
     image = noise_rgba(size).convert(mode)
-    monkeypatch.setattr(photos, "STRIP_BYTES", size[0] * 4 * 13)  # strips of 13 source rows
-    ours, pillows = photos.resize_in_strips(image, target), image.resize(target, Image.Resampling.LANCZOS)
+    monkeypatch.setattr(pixels, "STRIP_BYTES", size[0] * 4 * 13)  # strips of 13 source rows
+    ours, pillows = pixels.resize_in_strips(image, target), image.resize(target, Image.Resampling.LANCZOS)
     difference = ImageChops.difference(ours, pillows)
     assert max(high for _, high in difference.getextrema()) <= 4
     assert max(ImageStat.Stat(difference).mean) < 0.05
@@ -261,7 +261,7 @@ def test_the_webp_header_gives_the_canvas_size(options: dict, mode: str, chunk: 
         Image.new(mode, size, (30, 120, 200, 128)[: len(mode)]).save(out, format="WEBP", **options)
         data = out.getvalue()
         assert data[12:16] == chunk
-        assert photos.webp_size(data) == size
+        assert pixels.webp_size(data) == size
 
 
 def webp_header(width: int, height: int) -> bytes:
@@ -271,10 +271,10 @@ def webp_header(width: int, height: int) -> bytes:
 
 
 def test_an_unreadable_webp_header_has_no_size():
-    assert photos.webp_size(webp_header(8000, 3)) == (8000, 3)
-    assert photos.webp_size(b"RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00nope") is None
-    assert photos.webp_size(b"RIFF\x00\x00\x00\x00WEBPVP8X") is None
-    assert photos.webp_size(b"RIFF\x00\x00\x00\x00WEBP????" + bytes(30)) is None
+    assert pixels.webp_size(webp_header(8000, 3)) == (8000, 3)
+    assert pixels.webp_size(b"RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00nope") is None
+    assert pixels.webp_size(b"RIFF\x00\x00\x00\x00WEBPVP8X") is None
+    assert pixels.webp_size(b"RIFF\x00\x00\x00\x00WEBP????" + bytes(30)) is None
 
 
 async def test_a_webp_may_have_a_quarter_of_the_pixels_measured_before_pillow_opens_it(

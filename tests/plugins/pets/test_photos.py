@@ -20,7 +20,7 @@ from PIL import Image, ImageFile
 from mengchong.http.errors import ErrorCode
 from mengchong.keys import database_key, documents_key
 from mengchong.storage.files import is_key
-from mengchong_plugins.pets.photos import clean_photo_blocking
+from mengchong_plugins.pets.pixels import clean_photo_blocking
 from pets_support import orange_photo, striped_photo, upload, user_id_of
 from photo_support import fetch, path_of, signed_path
 from support import bearer, login

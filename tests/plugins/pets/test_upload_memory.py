@@ -111,7 +111,7 @@ def bombs() -> dict[str, bytes]:
         # The probe's: 4000x6000 in one colour, about 80 kB; now over the pixel limit.
         "probe 4000x6000 PNG": one_colour_png(4000, 6000, channels=3),
         # With alpha, one pixel short of twice photo_max_side: no whole-factor reduction, only a
-        # resize, for which Pillow copies a whole RGBA image to premultiply it (photos.shrink
+        # resize, for which Pillow copies a whole RGBA image to premultiply it (pixels.shrink
         # resizes strip by strip).
         f"PNG RGBA {side - 1}x{limit // side}": one_colour_png(side - 1, limit // side, channels=4),
         # A WebP may have a quarter of the pixels; libwebp decodes into two canvases of its own.
