@@ -141,6 +141,7 @@ async def revoke_tokens(app: web.Application, user_id: int, *, ban: bool | None 
             raise not_found("User")
         user = await User.get(id=user_id).using_db(connection)
         if ban is not None:
+            touch(connection, USERS, user_id)  # the boards' kept copies show the ban
             await record_event(
                 connection, UserBanned(user_id=user_id) if ban else UserUnbanned(user_id=user_id)
             )

@@ -8,7 +8,7 @@ the databases. Its settings are the ``[leaderboard]`` section
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from mengchong.commands import Command
 from mengchong.events import Subscriber
 from mengchong.storage.database import ModelSet
 from mengchong_plugins.leaderboard import rebuild, routes_boards, routes_friends, subscribers
+from mengchong_plugins.leaderboard.display import KeptDisplay, kept_display_key
 from mengchong_plugins.leaderboard.settings import LeaderboardSettings
 
 
@@ -36,6 +37,15 @@ def mengchong_models() -> ModelSet:
 @hookimpl
 def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
     return [*routes_boards.routes, *routes_friends.routes]
+
+
+@hookimpl
+def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        app[kept_display_key] = KeptDisplay(app)
+        yield
+
+    return lifespan(app)
 
 
 @hookimpl

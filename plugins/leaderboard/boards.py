@@ -28,6 +28,7 @@ from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from mengchong.storage.cache import Cache
+from mengchong.storage.row_versions import ROW_VERSION_LUA
 from mengchong_plugins.leaderboard import scoring
 
 PREFIX = "lb"
@@ -183,13 +184,37 @@ end
 # The best-ranked of some entries. KEYS: board, members. ARGV: ids. {rank, score, id} or nil.
 _BEST_RANK = _BEST_OF + "return best_of(1)"
 
-# A page read in one call. KEYS: board, members. ARGV: first and last rank (0-based), then the
-# reader's ids. {size of the board, {member, score, ...} of the page, the best of the ids or nil}.
+# A page read in one call. KEYS: board, members, and on pet_level the row version of the
+# reader's pet ids (display.OWNED). ARGV: first and last rank (0-based), the version the reader's
+# ids were read under ('' if none), a candidate version, the users' row-version key prefix,
+# whose user a line is ('id': the entry is a user; 'owner': the owner its member carries, a
+# pet), then the reader's ids. {size of the board, the page's lines as {id, score, user id,
+# that user's row version, ...} (user and version '' when a pet's member carries no owner),
+# the best of the reader's ids or nil, the current version of them}. When that version is not
+# the one the reader's ids were read under, they may be stale: no best, the reader asks again.
 PAGE = (
-    _BEST_OF
+    ROW_VERSION_LUA
+    + _BEST_OF
     + """
+local size = redis.call('ZCARD', KEYS[1])
 local page = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
-return {redis.call('ZCARD', KEYS[1]), page, best_of(3)}
+local lines = {}
+for i = 1, #page, 2 do
+  local id, owner = string.match(page[i], '^[^|]*|([^|]*)|?(.*)$')
+  if ARGV[6] == 'id' then owner = id end
+  local version = ''
+  if owner ~= '' then version = row_version(ARGV[5] .. owner, ARGV[4] .. ':' .. i) end
+  lines[#lines + 1] = id
+  lines[#lines + 1] = page[i + 1]
+  lines[#lines + 1] = owner
+  lines[#lines + 1] = version
+end
+if KEYS[3] then
+  local version = row_version(KEYS[3], ARGV[4])
+  if version ~= ARGV[3] then return {size, lines, false, version} end
+  return {size, lines, best_of(7), version}
+end
+return {size, lines, best_of(7), ''}
 """
 )
 
@@ -229,7 +254,8 @@ async def set_score(
     the user is banned or a later event was applied; the entry keeps its member (the time it
     reached the score) when the score is unchanged. ``mirror``: also into the board being
     rebuilt, if one is. With a pipeline, the call is only queued (and its answer meaningless)."""
-    member = scoring.member(scoring.epoch_ms(at), entry_id)
+    owner = None if entry_id == str(user_id) else user_id  # a pet's member carries its owner
+    member = scoring.member(scoring.epoch_ms(at), entry_id, owner)
     # The last applied event's time in microseconds: two events of one millisecond still order.
     args = [entry_id, user_id, score, member, scoring.epoch_us(at), "1" if mirror else "0"]
     key_list = [keys.board, keys.members, keys.at, banned_key(cache), keys.rebuilding]

@@ -2,10 +2,11 @@
 the display data of its users and pets, and the caller's own rank.
 
 A page of a stored board is one cache round trip (its size, its page and the caller's rank, in
-one script on the cache's command lane), ONE documents call for its pets (pet_level) and ONE
-users query for its users, whatever the page's length. The friends' board is not stored: the
-caller and their friends, ranked by their counts on this week's ``weekly_interactions``
-(absent: 0, still listed).
+one script on the cache's command lane), the caller's pets (pet_level), and the display of its
+users and pets (:mod:`~mengchong_plugins.leaderboard.display`: kept in the process; what is not
+costs ONE users query and ONE documents call, whatever the page's length). The friends' board
+is not stored: the caller and their friends, ranked by their counts on this week's
+``weekly_interactions`` (absent: 0, still listed).
 
 Privacy: a user whose ``privacy_prefs.show_on_leaderboard`` is false still ranks, but everyone
 else sees them without nickname or avatar and with ``user_id`` :data:`HIDDEN_USER_ID`.
@@ -17,40 +18,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from mengchong import plugin_settings
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error
 from mengchong.http.pagination import Page
-from mengchong.keys import cache_key, clock_key, database_key, documents_key, settings_key
-from mengchong.storage.database import fetch_rows
+from mengchong.keys import cache_key, clock_key, settings_key
+from mengchong.storage.row_versions import new_version
 from mengchong_plugins.leaderboard import boards, scoring
+from mengchong_plugins.leaderboard.display import Player, kept_display_key
 from mengchong_plugins.leaderboard.graph import friend_ids
 from mengchong_plugins.leaderboard.settings import LeaderboardSettings
 
 HIDDEN_USER_ID = "hidden"
 WEEKLY_BOARDS = frozenset({"weekly_interactions", "friend_interaction"})
-PET_FIELDS = ["user_id", "name", "species"]
-_PLAYERS = (
-    "SELECT u.id, u.nickname, u.avatar_url, u.banned_at, s.privacy_prefs "
-    "FROM users u LEFT JOIN user_settings s ON s.user_id = u.id WHERE u.id IN ({marks})"
-)
 
 
-@dataclass(frozen=True)
-class Player:
-    """A user as the boards show them."""
-
-    user_id: int
-    nickname: str
-    avatar_url: str
-    listed: bool
-    """``privacy_prefs.show_on_leaderboard``: shown to everyone, not only to themselves."""
-    banned: bool
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     """One line of a board: its rank (1-based, on the whole board), whose it is, its primary
     score as stored, and the pet's document for ``pet_level`` (None if it is gone)."""
@@ -127,29 +111,9 @@ def resolve_week(app: web.Application, board_type: str, week: str | None) -> str
     raise ApiError(ErrorCode.NOT_FOUND, f"Week not found: {problem}", [FieldError("week", problem)])
 
 
-def _prefs(value: Any) -> dict[str, Any]:
-    """A JSON column as fetched: text (or bytes) on both drivers, NULL without a settings row."""
-    if value is None:
-        return {}
-    loaded = orjson.loads(value) if isinstance(value, str | bytes) else value
-    return loaded if isinstance(loaded, dict) else {}
-
-
 async def players(app: web.Application, user_ids: Iterable[int]) -> dict[int, Player]:
-    """The display data of the users, in ONE query."""
-    ids = list(dict.fromkeys(user_ids))
-    if not ids:
-        return {}
-    marks = ", ".join(f"${index}" for index in range(1, len(ids) + 1))
-    rows = await fetch_rows(app[database_key].connection, _PLAYERS.format(marks=marks), ids)
-    found = {}
-    for row in rows:
-        listed = _prefs(row["privacy_prefs"]).get("show_on_leaderboard", True) is not False
-        user_id = int(row["id"])
-        found[user_id] = Player(
-            user_id, row["nickname"], row["avatar_url"], listed, row["banned_at"] is not None
-        )
-    return found
+    """The display data of the users (kept copies, the rest in ONE query)."""
+    return await app[kept_display_key].players_of(user_ids)
 
 
 async def read_board(
@@ -167,31 +131,51 @@ async def _stored_board(
     app: web.Application, board_type: str, viewer_id: int, page: Page, week: str | None
 ) -> Board:
     cache = app[cache_key]
+    kept = app[kept_display_key]
     keys = boards.board_keys(cache, board_type, week)
-    pets = app[documents_key].collection("pets")
+    script_keys = [keys.board, keys.members]
     if board_type == "pet_level":
-        mine_ids = [pet["id"] for pet in await pets.find({"user_id": viewer_id}, fields=[])]
+        held, mine_ids = kept.held_pets(viewer_id)
+        script_keys.append(kept.owned_versions.key(viewer_id))
     else:
-        mine_ids = [str(viewer_id)]
-    total, flat, best = await cache.hot_script(boards.PAGE)(
-        keys=[keys.board, keys.members], args=[page.offset, page.offset + page.limit - 1, *mine_ids]
+        held, mine_ids = "", [str(viewer_id)]
+    last = page.offset + page.limit - 1
+    lines_of = "owner" if board_type == "pet_level" else "id"
+    total, lines, best, version = await cache.hot_script(boards.PAGE)(
+        keys=script_keys,
+        args=[page.offset, last, held, new_version(), kept.users_version_prefix, lines_of, *mine_ids],
     )
-    ranked = [
-        (page.offset + index + 1, scoring.member_id(member), float(score))
-        for index, (member, score) in enumerate(zip(flat[::2], flat[1::2], strict=True))
-    ]
-    found = boards.decode_best(best)
-    mine = Mine(found[0] + 1, found[1], found[2]) if found else None
+    version = _text(version)
+    if version != held:  # pet_level, the reader's pet ids not kept or changed since
+        best = await boards.best_rank(cache, keys, await kept.pets_of(viewer_id, version))
+    else:
+        best = boards.decode_best(best)
+    mine = Mine(best[0] + 1, best[1], best[2]) if best else None
+    ranked: list[tuple[int, str, float, int | None]] = []
+    known: dict[int, str] = {}  # the row version of each line's user, as the script answered
+    fields = iter(lines)
+    for rank, (entry_id, score, user, user_version) in enumerate(
+        zip(fields, fields, fields, fields, strict=True), page.offset + 1
+    ):
+        user_id = int(user) if user else None
+        if user_id is not None and user_version:
+            known[user_id] = _text(user_version)
+        ranked.append((rank, _text(entry_id), float(score), user_id))
     if board_type == "pet_level":
-        documents = await pets.get_many([entry_id for _, entry_id, _ in ranked], fields=PET_FIELDS)
+        cards = await kept.cards_of([entry_id for _, entry_id, _, _ in ranked])
         entries = [
-            Entry(rank, pet_id, _owner(documents.get(pet_id)), score, documents.get(pet_id))
-            for rank, pet_id, score in ranked
+            Entry(rank, pet_id, user_id or _owner(cards.get(pet_id)), score, cards.get(pet_id))
+            for rank, pet_id, score, user_id in ranked
         ]
     else:
-        entries = [Entry(rank, entry_id, int(entry_id), score) for rank, entry_id, score in ranked]
-    shown = await players(app, (entry.user_id for entry in entries if entry.user_id is not None))
+        entries = [Entry(rank, entry_id, user_id, score) for rank, entry_id, score, user_id in ranked]
+    users = (entry.user_id for entry in entries if entry.user_id is not None)
+    shown = await kept.players_of(users, known)
     return Board(board_type, week, entries, shown, int(total), page, mine, viewer_id)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _owner(pet: dict[str, Any] | None) -> int | None:

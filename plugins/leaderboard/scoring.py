@@ -57,20 +57,30 @@ def epoch_us(moment: datetime | str) -> int:
     return (_aware(moment) - EPOCH) // ONE_US
 
 
-def member(reached_ms: int, entry_id: str) -> str:
+def member(reached_ms: int, entry_id: str, owner: int | None = None) -> str:
     """The sorted-set member of an entry (a user id or a pet id) that reached its score at
-    ``reached_ms``: of two equal scores, the earlier one ranks higher."""
+    ``reached_ms``: of two equal scores, the earlier one ranks higher. An entry that is not a
+    user (a pet) carries its ``owner`` after its id, so a page's script can answer the owner's
+    row version with the page (ids are unique: the owner never changes an order)."""
     if not 0 < reached_ms < TIME_SPAN:
         raise ValueError(f"reached_ms {reached_ms} is outside 1..10**13 - 1")
     if not entry_id or SEPARATOR in entry_id:
         raise ValueError(f"entry id {entry_id!r}: non-empty, without {SEPARATOR!r}")
-    return f"{TIME_SPAN - reached_ms:0{PREFIX_LENGTH}d}{SEPARATOR}{entry_id}"
+    encoded = f"{TIME_SPAN - reached_ms:0{PREFIX_LENGTH}d}{SEPARATOR}{entry_id}"
+    return encoded if owner is None else f"{encoded}{SEPARATOR}{owner}"
 
 
 def member_id(encoded: str | bytes) -> str:
     """The entry id a member encodes."""
     text = encoded.decode() if isinstance(encoded, bytes) else encoded
-    return text[PREFIX_LENGTH + 1 :]
+    return text[PREFIX_LENGTH + 1 :].partition(SEPARATOR)[0]
+
+
+def member_owner(encoded: str | bytes) -> int | None:
+    """The owner a pet's member carries; None for a user's, or one written before owners were."""
+    text = encoded.decode() if isinstance(encoded, bytes) else encoded
+    owner = text[PREFIX_LENGTH + 1 :].partition(SEPARATOR)[2]
+    return int(owner) if owner else None
 
 
 def reached_ms(encoded: str | bytes) -> int:

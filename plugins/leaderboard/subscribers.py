@@ -42,6 +42,7 @@ from mengchong.events import (
 from mengchong.keys import cache_key, clock_key, database_key, documents_key, settings_key
 from mengchong.storage.database import as_datetime, fetch_rows
 from mengchong_plugins.leaderboard import boards, scoring
+from mengchong_plugins.leaderboard.display import kept_display_key
 from mengchong_plugins.leaderboard.settings import LeaderboardSettings
 
 log = logging.getLogger("mengchong.leaderboard")
@@ -91,6 +92,8 @@ async def on_points(app: web.Application, event: Event) -> None:
 async def on_pet(app: web.Application, event: Event) -> None:
     """A pet event: the pet's level and experience after it, on ``pet_level``."""
     pet = event.data(_PET_EVENTS[event.name])
+    if event.name == PetAdopted.NAME:  # before it is on the board: the readers' kept ids go
+        await app[kept_display_key].owned_versions.forget(frozenset({pet.user_id}))
     if "pet_level" not in enabled_boards(app) or not await is_active(app, pet.user_id):
         return
     cache = app[cache_key]

@@ -40,3 +40,32 @@ async def test_forgetting_nothing_or_unknown_rows_is_harmless(cache: Cache) -> N
     await versions.forget(frozenset({99}))
     assert await versions.current(1) == kept
     assert await cache.client.ttl(versions.key(1)) > 0  # an unread version expires
+
+
+async def test_many_versions_in_one_call_agree_with_one_at_a_time(cache: Cache) -> None:
+    versions = RowVersions(cache, "users")
+    kept = await versions.current(2)
+    many = await versions.current_many([1, 2, 3])
+    assert many[1] == kept
+    assert len(set(many)) == 3  # fresh ones for 1 and 3, each its own
+    assert [await versions.current(k) for k in (1, 2, 3)] == many
+    await versions.forget(frozenset({1}))
+    again = await versions.current_many([1, 3])
+    assert again[0] not in many and again[1] == many[2]
+    assert await versions.current_many([]) == []
+
+
+def test_peek_hands_back_the_copy_with_its_version_until_too_old(monkeypatch) -> None:
+    import time
+
+    from mengchong.storage.row_versions import VersionedCopies
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    copies: VersionedCopies[list[str]] = VersionedCopies(size=2, max_age_seconds=10)
+    assert copies.peek(1) is None
+    copies.put(1, "v1", ["a"])
+    assert copies.peek(1) == ("v1", ["a"])
+    now[0] += 11
+    assert copies.peek(1) is None
+    assert len(copies) == 0

@@ -100,3 +100,19 @@ def test_epoch_ms_reads_iso_text_with_its_offset():
     assert scoring.epoch_us(instant) == scoring.epoch_us(instant.isoformat()) == 1_781_496_000_123_456
     with pytest.raises(ValueError, match="timezone-aware"):
         scoring.epoch_ms("2026-06-15T04:00:00")
+
+
+def test_a_pets_member_carries_its_owner_and_an_older_member_none() -> None:
+    pet_id = "a" * 32
+    with_owner = scoring.member(1_781_234_567_890, pet_id, 42)
+    assert (scoring.member_id(with_owner), scoring.member_owner(with_owner)) == (pet_id, 42)
+    assert scoring.member_owner(with_owner.encode()) == 42
+    assert scoring.reached_ms(with_owner) == 1_781_234_567_890
+    older = scoring.member(1_781_234_567_890, pet_id)
+    assert (scoring.member_id(older), scoring.member_owner(older)) == (pet_id, None)
+    assert scoring.member_owner(scoring.member(5, "7")) is None  # a user's: the id is the user
+    # the owner never changes an order: ids are unique, so members differ before it
+    assert sorted([with_owner, scoring.member(1_781_234_567_890, "b" * 32, 1)]) == [
+        with_owner,
+        scoring.member(1_781_234_567_890, "b" * 32, 1),
+    ]
