@@ -42,6 +42,15 @@ OUTBOX_SQL = (
 )
 
 
+def outbox_event(name: str, payload: dict[str, object], now: datetime) -> list[str]:
+    """An outbox row's event id and JSON, whole as the product writes them: the product's relay
+    sends the baseline's rows too (one database), and its subscribers must be able to read them,
+    else it spends the run logging their failures."""
+    event_id = str(uuid.uuid4())
+    event = {"name": name, "payload": payload, "id": event_id, "occurred_at": now.isoformat()}
+    return [event_id, orjson.dumps(event).decode()]
+
+
 def checkin_routes(bare: Bare) -> Routes:
     async def check_in(request: web.BaseRequest) -> web.Response:
         claims = bare.claims_of(request)
@@ -58,10 +67,16 @@ def checkin_routes(bare: Bare) -> Routes:
                     return json_response({"code": 40901, "message": "Already checked in today"}, 409)
                 balance = await connection.fetchval(BALANCE_SQL, user_id, BASE_POINTS)
                 await connection.fetchrow(LEDGER_SQL, user_id, BASE_POINTS, today.isoformat(), balance, now)
-                events = []
-                for name in ("points.changed", "checkin.completed"):
-                    event = {"name": name, "id": str(uuid.uuid4()), "payload": {"user_id": user_id}}
-                    events += [event["id"], orjson.dumps(event).decode()]
+                day = today.isoformat()
+                changed = {"user_id": user_id, "delta": BASE_POINTS, "balance": balance}
+                changed |= {"reason": "checkin", "ref": f"checkin:{day}"}
+                completed = {"user_id": user_id, "date": day, "retroactive": False, "consecutive_days": 1}
+                completed |= {"reward_points": BASE_POINTS, "bonus_points": 0, "bonus_item_id": None}
+                completed["balance"] = balance
+                events = [
+                    *outbox_event("points.changed", changed, now),
+                    *outbox_event("checkin.completed", completed, now),
+                ]
                 await connection.execute(OUTBOX_SQL, *events, now)
         finally:
             bare.pg.release(connection)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp import web
 from bench_bare import Bare, Routes, json_response
+from bench_baseline_checkin import outbox_event
 
 PRODUCT_SQL = (
     "SELECT id, name, points_cost, stock_quantity, on_shelf, per_user_limit, item_id "
@@ -88,9 +89,15 @@ def mall_routes(bare: Bare, page_key: str | None) -> Routes:
                 await connection.fetchrow(LEDGER_SQL, user_id, -cost, order_id, balance, now)
                 await connection.fetchrow(GRANT_SQL, user_id, product["item_id"], quantity, now)
                 changed = {"user_id": user_id, "delta": -cost, "balance": balance}
-                created = {"user_id": user_id, "order_id": order_id, "quantity": quantity}
-                events = [str(uuid.uuid4()), orjson.dumps(changed).decode(), str(uuid.uuid4())]
-                await connection.execute(OUTBOX_SQL, *events, orjson.dumps(created).decode(), now)
+                changed |= {"reason": "mall_order", "ref": order_id}
+                created = {"user_id": user_id, "order_id": order_id, "product_id": body["product_id"]}
+                created |= {"product_name": product["name"], "item_id": product["item_id"]}
+                created |= {"quantity": quantity, "points_deducted": cost, "balance": balance}
+                events = [
+                    *outbox_event("points.changed", changed, now),
+                    *outbox_event("order.created", created, now),
+                ]
+                await connection.execute(OUTBOX_SQL, *events, now)
         finally:
             bare.pg.release(connection)
         data = {

@@ -16,13 +16,18 @@ running, and a transaction whose statement was cancelled can only roll back. asy
 the network gone): it also bounds the CancelRequest asyncpg sends when a query is abandoned
 (the request deadline cancelled it), which otherwise waits for ever on a frozen server and holds
 the request's rollback with it. Measured: ~3 µs of a ~100 µs pooled ``SELECT 1``, within noise.
+
+The pool hands its connections out first come, first served (:class:`FairPool`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.connection import get_connections
@@ -67,9 +72,64 @@ class PooledTransaction(TransactionContextPooled):
             raise
 
 
+class FairPool(asyncpg.Pool):
+    """asyncpg's pool, its connections handed out first come, first served.
+
+    asyncpg waits for a free connection on an asyncio queue, which is not fair: a request that
+    arrives just as a connection comes back takes it ahead of those already waiting, and a woken
+    waiter that finds it gone goes to the end of the line again. Under load a few requests wait
+    many turns: a check-in's p99 was 3x its baseline's, whose pool is fair. A semaphore of the
+    pool's size in front (asyncio's queues newcomers behind its waiters) restores the order."""
+
+    def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
+        super().__init__(*args, max_size=max_size, **kwargs)
+        self._turns = asyncio.Semaphore(max_size)
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
+        started = time.monotonic()
+        if timeout is None:
+            await self._turns.acquire()
+        else:
+            await asyncio.wait_for(self._turns.acquire(), timeout)
+        try:
+            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            return await super()._acquire(left)
+        except BaseException:
+            self._turns.release()
+            raise
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        # A turn is given back once per connection handed out: not for a second release (asyncpg
+        # ignores it) or a connection of another pool (asyncpg refuses it).
+        lent = (
+            type(connection) is PoolConnectionProxy
+            and connection._holder._pool is self
+            and connection._con is not None
+        )
+        try:
+            await super().release(connection, timeout=timeout)
+        finally:
+            if lent:
+                self._turns.release()
+
+
+def fair_pool(dsn: str | None = None, **kwargs: Any) -> FairPool:
+    """A :class:`FairPool` made as ``asyncpg.create_pool`` makes a pool (its defaults)."""
+    options: dict[str, Any] = {
+        "min_size": 10,
+        "max_size": 10,
+        "max_queries": 50_000,
+        "max_inactive_connection_lifetime": 300.0,
+        "loop": None,
+        "connection_class": asyncpg.Connection,
+        "record_class": asyncpg.Record,
+    }
+    return FairPool(dsn, **(options | kwargs))
+
+
 class PostgresClient(AsyncpgDBClient):
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
-        return await asyncpg.create_pool(None, reset=keep_session, **kwargs)
+        return await fair_pool(reset=keep_session, **kwargs)
 
     def _in_transaction(self) -> PooledTransaction:
         return PooledTransaction(TransactionWrapper(self), self._pool_init_lock)
