@@ -14,10 +14,12 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from mengchong.accounts.profiles import USERS
 from mengchong.economy.items import ITEM_ID_MAX, ItemCatalog
 from mengchong.economy.models import InventoryItem
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.storage.database import fetch_rows
+from mengchong.storage.transaction import touch
 
 
 class NotEnoughItems(ApiError):
@@ -66,6 +68,7 @@ async def grant_items(
     rows = await fetch_rows(connection, _GRANT, [user_id, item_id, quantity, datetime.now(UTC)])
     if not rows:
         raise not_found("User")
+    _touch_holdings(connection, user_id)
     return int(rows[0]["quantity"])
 
 
@@ -80,7 +83,15 @@ async def consume_items(connection: BaseDBAsyncClient, user_id: int, item_id: st
             .values_list("quantity", flat=True)
         )
         raise NotEnoughItems(item_id, quantity, int(held[0]) if held else 0)
+    _touch_holdings(connection, user_id)
     return int(rows[0]["quantity"])
+
+
+def _touch_holdings(connection: BaseDBAsyncClient, user_id: int) -> None:
+    # What a user holds is part of the user's state kept under their row version (a check-in
+    # status counts the make-up cards), so a change to it is a change to the user's row.
+    if not touch(connection, USERS, user_id):
+        raise TypeError("inventory changes need a transaction of Database.transaction()")
 
 
 async def list_items(connection: BaseDBAsyncClient, user_id: int) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from mengchong.config import ConfigError
 from mengchong.economy.items import Item
 from mengchong.keys import item_catalog_key
 from mengchong.storage.database import ModelSet
+from mengchong_plugins.checkin.kept_status import kept_statuses, kept_statuses_key
 from mengchong_plugins.checkin.routes import routes
 from mengchong_plugins.checkin.settings import CheckinSettings
 
@@ -49,6 +50,7 @@ def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
 def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         check_bonus_items(app)
+        app[kept_statuses_key] = kept_statuses(app)
         yield
 
     return lifespan(app)

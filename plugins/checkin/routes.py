@@ -8,9 +8,10 @@ from aiohttp_apigami import docs, querystring_schema, request_schema, response_s
 
 from mengchong.accounts.guard import authenticated, current_user
 from mengchong.http.conventions import AUTH
-from mengchong.http.envelope import ok
+from mengchong.http.envelope import json_response, ok
 from mengchong.http.schemas import envelope, errors
 from mengchong_plugins.checkin import schemas, service, views
+from mengchong_plugins.checkin.kept_status import status_body
 
 routes = web.RouteTableDef()
 
@@ -26,8 +27,7 @@ routes = web.RouteTableDef()
 @authenticated
 async def checkin_status(request: web.Request) -> web.Response:
     user = await current_user(request)
-    status = await service.checkin_status(request.app, user.id, request["querystring"].get("month"))
-    return ok(views.status_view(status))
+    return json_response(await status_body(request, user.id, request["querystring"].get("month")))
 
 
 @routes.post("/v1/checkin")
