@@ -84,6 +84,7 @@ class FairPool(asyncpg.Pool):
     def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
         self._turns = asyncio.Semaphore(max_size)
+        self._lent: set[PoolConnectionProxy] = set()
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
         started = time.monotonic()
@@ -93,19 +94,18 @@ class FairPool(asyncpg.Pool):
             await asyncio.wait_for(self._turns.acquire(), timeout)
         try:
             left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-            return await super()._acquire(left)
+            connection = await super()._acquire(left)
         except BaseException:
             self._turns.release()
             raise
+        self._lent.add(connection)
+        return connection
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        # A turn is given back once per connection handed out: not for a second release (asyncpg
-        # ignores it) or a connection of another pool (asyncpg refuses it).
-        lent = (
-            type(connection) is PoolConnectionProxy
-            and connection._holder._pool is self
-            and connection._con is not None
-        )
+        # A turn is given back once per connection handed out, even one that was terminated
+        # (asyncpg has detached it already): not for a second release or another pool's.
+        lent = connection in self._lent
+        self._lent.discard(connection)
         try:
             await super().release(connection, timeout=timeout)
         finally:

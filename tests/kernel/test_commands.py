@@ -214,6 +214,7 @@ def test_launch_pauses_the_collector_for_the_start_and_every_command_but_serve_r
     """``mengchong`` starts with the collector paused (mengchong.launch); a command that is not
     ``serve`` runs with it on again (serve turns it on once listening: test_server.py)."""
     import gc
+    import logging
 
     from mengchong import launch
 
@@ -221,8 +222,12 @@ def test_launch_pauses_the_collector_for_the_start_and_every_command_but_serve_r
     monkeypatch.setattr("sys.argv", ["mengchong", "config"])
     seen = []
     monkeypatch.setattr("mengchong.cli.show_config", lambda settings: seen.append(gc.isenabled()))
+    root, access = logging.getLogger(), logging.getLogger("aiohttp.access")
+    handlers, level, access_disabled = root.handlers[:], root.level, access.disabled
     try:
         assert launch.main() == 0
         assert seen == [True]
     finally:
         gc.enable()
+        # main() configured logging onto this test's captured stderr, closed after it
+        root.handlers[:], root.level, access.disabled = handlers, level, access_disabled

@@ -62,3 +62,17 @@ async def test_a_connection_released_twice_or_a_failed_acquire_keeps_the_count(p
             assert await again.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
+
+
+async def test_a_terminated_connection_gives_its_turn_back(postgres_url: str) -> None:
+    """What a request cancelled in BEGIN does (storage/postgres.py PooledTransaction): asyncpg
+    detaches a terminated connection at once, and its release must still free the turn."""
+    pool = await fair_pool(postgres_url, min_size=1, max_size=1)
+    try:
+        connection = await pool.acquire()
+        connection.terminate()
+        await pool.release(connection)
+        async with pool.acquire(timeout=2) as again:
+            assert await again.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
