@@ -86,15 +86,21 @@ async def profile_of(app: web.Application, user_id: int) -> dict[str, Any]:
     }
 
 
+async def caller_row_version(request: web.Request, user_id: int) -> str:
+    """The caller's row version: the one the guard's round trip carried, else asked for."""
+    version = request.get(ROW_VERSION)
+    if version is None:  # the guard's round trip did not carry it (in-process limits, a refill)
+        version = await request.app[user_rows_key].versions.current(user_id)
+    return version
+
+
 async def profile_body(request: web.Request, user_id: int) -> bytes:
     """The caller's profile as a success envelope's bytes: the copy kept under the row's
     current version, else read and kept."""
     rows = request.app[user_rows_key]
     if rows.profiles.size <= 0:
         return ok_body(await profile_of(request.app, user_id))
-    version = request.get(ROW_VERSION)
-    if version is None:  # the guard's round trip did not carry it (in-process limits, a refill)
-        version = await rows.versions.current(user_id)
+    version = await caller_row_version(request, user_id)
     profile = rows.profiles.get(user_id, version)
     if profile is None:
         # Read after the version: a write committing meanwhile deletes that version after its

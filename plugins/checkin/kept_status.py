@@ -16,8 +16,9 @@ from datetime import date
 
 from aiohttp import web
 
+from mengchong.accounts.profiles import caller_row_version
 from mengchong.http.envelope import ok_body
-from mengchong.keys import ROW_VERSION, settings_key, user_rows_key
+from mengchong.keys import settings_key
 from mengchong.storage.row_versions import VersionedCopies
 from mengchong_plugins.checkin import service, views
 
@@ -41,9 +42,7 @@ async def status_body(request: web.Request, user_id: int, month: str | None) -> 
     kept = app[kept_statuses_key]
     if kept.size <= 0:
         return ok_body(views.status_view(await service.checkin_status(app, user_id, month)))
-    version = request.get(ROW_VERSION)
-    if version is None:  # the guard's round trip did not carry it (in-process limits, a refill)
-        version = await app[user_rows_key].versions.current(user_id)
+    version = await caller_row_version(request, user_id)
     today, _ = service.today_of(app)
     held = kept.get(user_id, version)
     if held is not None and held[0] == today and held[1] == month:

@@ -34,7 +34,7 @@ import orjson
 from aiohttp import web
 
 from mengchong.accounts.profiles import USERS
-from mengchong.keys import cache_key, database_key, documents_key, settings_key
+from mengchong.keys import cache_key, database_key, documents_key, settings_key, user_rows_key
 from mengchong.storage.database import fetch_rows
 from mengchong.storage.row_versions import RowVersions, VersionedCopies
 
@@ -75,7 +75,7 @@ class KeptDisplay:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         cache = app[settings_key].cache
-        self.versions = RowVersions(app[cache_key], USERS)
+        self.versions = app[user_rows_key].versions  # the accounts' own: one per app
         self.players: VersionedCopies[Player] = VersionedCopies(cache.profiles, cache.profile_max_age_seconds)
         self.cards: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.cards_size = cache.profiles
