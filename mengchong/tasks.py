@@ -20,6 +20,7 @@ from mengchong.storage.queue import Handler
 log = logging.getLogger("mengchong.tasks")
 
 MAX_BACKOFF_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,20 @@ class TaskSupervisor:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def stop(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
+        """Cancel every task and wait for them, at most :data:`STOP_GRACE_SECONDS`: one that
+        does not end (it caught its cancellation) is logged by name and left behind, so that
+        shutdown still closes the storage and the process exits."""
+        running, self._running = self._running, {}
+        for task in running.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._running.clear()
+        if not running:
+            return
+        _done, pending = await asyncio.wait(running.values(), timeout=STOP_GRACE_SECONDS)
+        for name, task in running.items():
+            if task in pending:
+                log.error(
+                    "background task %s did not stop within %s s of its cancellation",
+                    name,
+                    STOP_GRACE_SECONDS,
+                    extra={"task": name},
+                )

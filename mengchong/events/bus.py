@@ -235,7 +235,8 @@ class EventBus:
             while await self.relay_once() == self._settings.relay_batch:
                 pass
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._settings.relay_interval_seconds)
+                async with asyncio.timeout(self._settings.relay_interval_seconds):
+                    await self._wakeup.wait()
                 if linger:  # under load, one round for the commits of many requests
                     await asyncio.sleep(linger)
 

@@ -48,7 +48,8 @@ def backend_checks(app: web.Application) -> list[tuple[str, str, Callable[[], Aw
 async def run_check(adapter: str, check: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await check()
     except Exception as exc:
         error = str(exc) or type(exc).__name__
         return {"ok": False, "adapter": adapter, "error": error[:200]}

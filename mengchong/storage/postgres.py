@@ -88,10 +88,8 @@ class FairPool(asyncpg.Pool):
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
         started = time.monotonic()
-        if timeout is None:
+        async with asyncio.timeout(timeout):  # None: no limit
             await self._turns.acquire()
-        else:
-            await asyncio.wait_for(self._turns.acquire(), timeout)
         try:
             left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             connection = await super()._acquire(left)

@@ -147,7 +147,8 @@ class RabbitQueue:
         self._closing = True
         for amqp_queue, tag in self._consumers:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(amqp_queue.cancel(tag), 5)
+                async with asyncio.timeout(5):
+                    await amqp_queue.cancel(tag)
         self._consumers.clear()
         if self._in_flight:
             _done, pending = await asyncio.wait(set(self._in_flight), timeout=self._drain_timeout)
@@ -156,8 +157,9 @@ class RabbitQueue:
             await asyncio.gather(*pending, return_exceptions=True)
         connection, self._connection, self._channel = self._connection, None, None
         self._declared.clear()
-        with contextlib.suppress(Exception):
-            await connection.close()
+        with contextlib.suppress(Exception):  # a broker that does not answer does not hold shutdown
+            async with asyncio.timeout(self._connect_timeout):
+                await connection.close()
 
     async def ping(self) -> None:
         """Open and close a channel (one round trip); a fresh connection when not open."""

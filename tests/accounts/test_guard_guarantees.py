@@ -108,10 +108,12 @@ async def test_a_reader_racing_a_writer_never_restores_the_older_state(client, m
     monkeypatch.setattr(cache.client, "set", set_after_the_writer)
     with app[database_key].activate():
         readers.append(asyncio.create_task(fill_auth_state(cache, alice_id)))
-        await asyncio.wait_for(reader_read.wait(), 10)
+        async with asyncio.timeout(10):
+            await reader_read.wait()
         await revoke_tokens(app, alice_id)  # commits version 1, then publishes it
     writer_published.set()
-    stale = await asyncio.wait_for(readers[0], 10)
+    async with asyncio.timeout(10):
+        stale = await readers[0]
     assert stale.version == 0  # what the reader read, before the commit
     assert read_auth_state(await cache.client.get(key)).version == 1
     assert (await status(client, old_token))[0] == 401

@@ -14,7 +14,7 @@ from mengchong import hookimpl
 from mengchong.accounts.models import User
 from mengchong.economy.points import change_points
 from mengchong.events import Event, PointsChanged, Subscriber, once_per_event, record_event
-from mengchong.keys import database_key, events_key, metrics_key, queue_key
+from mengchong.keys import database_key, events_key, metrics_key, queue_key, tasks_key
 from mengchong.storage.models import OutboxEvent, ProcessedEvent
 from support import eventually, settings_from, track_queues
 
@@ -265,6 +265,21 @@ async def test_events_written_before_start_are_relayed_when_the_app_starts(
     track_queues(app)
     await aiohttp_client(app)
     await eventually(lambda: [e.id for e in app[example.seen_events]] == [pending.id])
+
+
+async def test_the_relay_stops_when_stopped_in_the_loop_turn_it_is_woken(profile, make_client):
+    """A commit's wake and the shutdown's cancel in one turn of the loop: the relay still stops.
+    (With asyncio.wait_for, Python 3.11 returned the wake, dropped the cancel, and shutdown
+    waited for the relay for ever.)"""
+    client = await make_client(settings_from(profile, events={"relay_interval_seconds": 60}))
+    app = client.server.app
+    bus = app[events_key]
+    await eventually(lambda: bool(bus._wakeup._waiters))  # the relay is idle, waiting to be woken
+    bus.wake()
+    supervisor = app[tasks_key]
+    async with asyncio.timeout(10):
+        await supervisor.stop()
+    assert supervisor.names == []
 
 
 async def test_prune_removes_old_relayed_rows_and_marks_only(started):

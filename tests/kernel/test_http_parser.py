@@ -149,7 +149,8 @@ async def test_a_slow_body_is_the_clients_time_not_the_request_deadline(tmp_path
                 writer.write(bytes([byte]))
                 await writer.drain()
                 await asyncio.sleep(3 / len(body))
-            answer = await asyncio.wait_for(reader.read(), 20)
+            async with asyncio.timeout(20):
+                answer = await reader.read()
         finally:
             writer.close()
         status, _, payload = envelope_of(answer)

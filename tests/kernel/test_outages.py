@@ -197,7 +197,8 @@ async def test_postgres_killed_answers_503_and_never_500(outage_client, proxies,
 
 async def before_thaw(request: Any) -> Any:
     """The answer to ``request``, which must come while the server is still frozen."""
-    return await asyncio.wait_for(request, GUARD_SECONDS)
+    async with asyncio.timeout(GUARD_SECONDS):
+        return await request
 
 
 @pytest.mark.services

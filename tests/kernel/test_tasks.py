@@ -1,6 +1,7 @@
 """The task supervisor: a crashed background task is restarted; one stopped by a backend outage
 is logged as one WARNING naming the backend (it happens every backoff while the backend is down),
-anything else at ERROR with its traceback."""
+anything else at ERROR with its traceback; a task that ignores its cancellation does not hold
+the stop up."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import redis.exceptions
 
 from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database
+from mengchong import tasks
 from mengchong.tasks import BackgroundTask, TaskSupervisor
 from support import eventually
 
@@ -44,3 +46,35 @@ async def test_any_other_crash_is_an_error_with_its_traceback(caplog):
     records = await supervised(ValueError("a bug"), caplog)
     assert [r.levelname for r in records] == ["ERROR"]
     assert records[0].exc_info is not None
+
+
+async def test_a_task_that_ignores_its_cancellation_is_named_and_left_behind(caplog, monkeypatch):
+    monkeypatch.setattr(tasks, "STOP_GRACE_SECONDS", 0.2)
+    release = asyncio.Event()
+
+    async def stubborn(app) -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # the fault under test: a task that swallows its cancellation
+
+    async def obedient(app) -> None:
+        await asyncio.Event().wait()
+
+    supervisor = TaskSupervisor(None, Database("sqlite://:memory:", []), Metrics())  # type: ignore[arg-type]
+    supervisor.start(BackgroundTask("stubborn", stubborn))
+    supervisor.start(BackgroundTask("obedient", obedient))
+    await asyncio.sleep(0)  # both are running
+    with caplog.at_level(logging.ERROR, logger="mengchong.tasks"):
+        async with asyncio.timeout(10):
+            await supervisor.stop()
+    assert supervisor.names == []
+    assert [r.getMessage() for r in caplog.records if r.name == "mengchong.tasks"] == [
+        "background task stubborn did not stop within 0.2 s of its cancellation"
+    ]
+    release.set()  # let it end, so that nothing outlives the test
+    (left,) = [task for task in asyncio.all_tasks() if task.get_name() == "mengchong:stubborn"]
+    left.cancel()
+    await asyncio.wait([left], timeout=5)
+    assert left.done()

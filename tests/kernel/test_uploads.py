@@ -301,9 +301,10 @@ def raw_request(content_length: int | None, body: bytes = b"") -> bytes:
 
 
 async def read_status(reader: asyncio.StreamReader) -> bytes:
-    line = await asyncio.wait_for(reader.readline(), 30)
-    while (await asyncio.wait_for(reader.readline(), 30)) not in (b"\r\n", b""):
-        pass
+    async with asyncio.timeout(30):
+        line = await reader.readline()
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
     return line
 
 
@@ -332,8 +333,10 @@ async def test_a_refused_endless_body_ends_with_its_connection_closed(client):
             try:
                 writer.write(chunk)
                 await writer.drain()
-                if status.done() and await asyncio.wait_for(reader.read(1), 0.01) == b"":
-                    closed = True
+                if status.done():
+                    async with asyncio.timeout(0.01):
+                        if await reader.read(1) == b"":
+                            closed = True
             except TimeoutError:
                 pass
             except ConnectionError:

@@ -198,7 +198,8 @@ async def test_a_publish_without_a_broker_is_queue_unavailable(amqp_url, queue_p
             for mode in ("frozen", "killed"):
                 await proxy.set_mode(mode)
                 with pytest.raises(QueueUnavailableError) as failed:
-                    await asyncio.wait_for(queue.publish("probe", {"n": 2}), 30)  # a guard, not a limit
+                    async with asyncio.timeout(30):  # a guard, not a limit
+                        await queue.publish("probe", {"n": 2})
                 assert backend_of(failed.value) == "queue"
                 await proxy.set_mode("pass")
         finally:

@@ -157,7 +157,8 @@ async def test_a_failing_handler_is_retried_with_backoff(make_queue: QueueFactor
 
     await queue.consume("flaky", handler)
     await queue.publish("flaky", {"x": 1}, message_id="flaky-1")
-    await asyncio.wait_for(succeeded.wait(), 10)
+    async with asyncio.timeout(10):
+        await succeeded.wait()
     assert [attempt for attempt, _ in attempts] == [1, 2, 3]
     first_wait, second_wait = attempts[1][1] - attempts[0][1], attempts[2][1] - attempts[1][1]
     assert first_wait >= 0.08  # 0.1 s backoff, loosely
@@ -237,7 +238,8 @@ async def test_close_waits_for_a_running_handler(make_queue: QueueFactory) -> No
 
     await queue.consume("slow", slow)
     await queue.publish("slow", {"n": 1})
-    await asyncio.wait_for(started.wait(), 10)
+    async with asyncio.timeout(10):
+        await started.wait()
     await queue.close()
     assert finished.is_set(), "close() returned before the running handler finished"
 
@@ -260,8 +262,10 @@ async def test_a_handler_cut_off_by_close_is_delivered_again(make_queue: QueueFa
 
     await queue.consume("stuck", stuck)
     await queue.publish("stuck", {"n": 1}, message_id="s-1")
-    await asyncio.wait_for(started.wait(), 10)
-    await asyncio.wait_for(queue.close(), 5)
+    async with asyncio.timeout(10):
+        await started.wait()
+    async with asyncio.timeout(5):
+        await queue.close()
 
     again = await make_queue()
     redelivered: list[Message] = []

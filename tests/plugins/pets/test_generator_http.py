@@ -63,7 +63,8 @@ class FakeAi:
         self.requests.append((dict(request.headers), body))
         action = self.script[min(len(self.requests), len(self.script)) - 1]
         if action == "slow":
-            await asyncio.wait_for(self.release.wait(), 10)
+            async with asyncio.timeout(10):
+                await self.release.wait()
         if action.isdigit():
             return web.json_response({"error": "busy"}, status=int(action))
         if action == "garbage":
