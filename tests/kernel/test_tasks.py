@@ -6,13 +6,14 @@ the stop up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import redis.exceptions
 
+from mengchong import tasks
 from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database
-from mengchong import tasks
 from mengchong.tasks import BackgroundTask, TaskSupervisor
 from support import eventually
 
@@ -54,10 +55,8 @@ async def test_a_task_that_ignores_its_cancellation_is_named_and_left_behind(cap
 
     async def stubborn(app) -> None:
         while not release.is_set():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # the fault under test
                 await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                pass  # the fault under test: a task that swallows its cancellation
 
     async def obedient(app) -> None:
         await asyncio.Event().wait()
