@@ -1,9 +1,12 @@
-"""The auth guard over HTTP: forged, expired, ``alg: none`` and unknown-kid tokens are 401;
+"""The auth guard over HTTP: every bad token of RFC 8725 (forged, expired, ``alg: none`` in any
+case, HS/RS confusion, injected or unknown ``kid``, claims missing or out of range) is 401;
 logout and bans revoke every token at once; admins only for admin routes; keys rotate."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -40,25 +43,77 @@ def claims(user_id: str, **overrides) -> dict:
     return {**base, **overrides}
 
 
+def hmac_signed(header: dict, payload: dict, key: str = SECRET) -> str:
+    """A token whose header says what the test wants, signed with HMAC-SHA256 by our key: what
+    an attacker holding a public key would send to a server that trusted the header's ``alg``."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    digest = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def without(payload: dict, name: str) -> dict:
+    return {key: value for key, value in payload.items() if key != name}
+
+
 def forged(user_id: str, valid_token: str) -> dict[str, str]:
+    """Every way RFC 8725 says a token goes wrong, each of which must be refused."""
     head, body, signature = valid_token.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     sign = lambda payload, key=SECRET, kid="k1", alg="HS256": jwt.encode(  # noqa: E731
         payload, key, algorithm=alg, headers={"kid": kid}
     )
-    return {
+    now = int(time.time())
+    mine = claims(user_id)
+    cases = {
         "tampered signature": f"{head}.{body}.{flipped}",
         "tampered payload": f"{head}.{b64(claims('999'))}.{signature}",
-        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{b64(claims(user_id))}.",
-        "HS384": sign(claims(user_id), alg="HS384"),
-        "unknown kid": sign(claims(user_id), kid="k9"),
-        "wrong secret": sign(claims(user_id), key="x" * 48),
-        "expired": sign(claims(user_id, iat=int(time.time()) - 700, exp=int(time.time()) - 100)),
+        "no signature": f"{head}.{body}.",
+        "HS384": sign(mine, alg="HS384"),
+        "HS512": sign(mine, alg="HS512"),
+        "unknown kid": sign(mine, kid="k9"),
+        "no kid": jwt.encode(mine, SECRET, algorithm="HS256"),
+        "kid a path": sign(mine, kid="../../../../dev/null"),
+        "kid SQL": sign(mine, kid="k1' OR '1'='1"),
+        "kid a number": hmac_signed({"alg": "HS256", "kid": 1}, mine),
+        "kid a list": hmac_signed({"alg": "HS256", "kid": ["k1"]}, mine),
+        "crit header": hmac_signed({"alg": "HS256", "kid": "k1", "crit": ["exp"]}, mine),
+        "HMAC under an RS256 header": hmac_signed({"alg": "RS256", "kid": "k1"}, mine),
+        "HMAC under an ES256 header": hmac_signed({"alg": "ES256", "kid": "k1"}, mine),
+        "HMAC under a PS256 header": hmac_signed({"alg": "PS256", "kid": "k1"}, mine),
+        "wrong secret": sign(mine, key="x" * 48),
+        "expired": sign(claims(user_id, iat=now - 700, exp=now - 100)),
+        "expired beyond the leeway": sign(claims(user_id, iat=now - 661, exp=now - 61)),
+        "expiring now": sign(claims(user_id, iat=now - 600, exp=now)),
+        "not before the future": sign(claims(user_id, nbf=now + 120)),
+        "issued in the future": sign(claims(user_id, iat=now + 3600, exp=now + 4200)),
+        "a lifetime longer than ours": sign(claims(user_id, exp=now + 10 * 365 * 86400)),
+        "wrong issuer": sign(claims(user_id, iss="someone-else")),
         "wrong audience": sign(claims(user_id, aud="someone-else")),
+        "audience a list without us": sign(claims(user_id, aud=["a", "b"])),
+        "exp a string": sign(claims(user_id, exp=str(now + 600))),
+        "sub a number": sign(claims(user_id) | {"sub": int(user_id)}),
+        "sub a name": sign(claims("alice")),
+        "sub zero": sign(claims("0")),
+        "sub negative": sign(claims("-1")),
         "unknown user": sign(claims("424242")),
         "old token version": sign(claims(user_id, ver=-1)),
+        "a version not yet issued": sign(claims(user_id, ver=1)),
+        "version a string": sign(claims(user_id, ver="0")),
+        "oversized": f"{head}.{b64(mine | {'pad': 'p' * 4000})}.{signature}",
         "not a jwt": "hello",
+        "two segments": f"{head}.{body}",
+        "four segments": f"{head}.{body}.{signature}.x",
+        "not base64": f"{head}.{body}!.{signature}",
+        "payload not JSON": f"{head}.{base64.urlsafe_b64encode(b'[1,2').decode()}.{signature}",
+        "non-ASCII": f"{head}.{body}.{signature}é",
     }
+    for name in ("iss", "aud", "exp", "iat", "sub"):
+        cases[f"no {name}"] = sign(without(mine, name))
+    for spelling in ("none", "None", "NONE", "nOnE"):
+        none_head = b64({"alg": spelling, "typ": "JWT", "kid": "k1"})
+        cases[f"alg {spelling}"] = f"{none_head}.{body}."
+        cases[f"alg {spelling}, signature kept"] = f"{none_head}.{body}.{signature}"
+    return cases
 
 
 async def test_a_valid_token_passes_and_every_bad_one_is_401(client):

@@ -69,6 +69,12 @@ async def test_profile_update_round_trip(client, alice):
         ({"avatar_url": "https:///no-host.png"}, "avatar_url", 400),
         ({"points_balance": 1000000}, "points_balance", 400),
         ({"role": "admin"}, "role", 400),
+        ({"openid": "mock-boss"}, "openid", 400),
+        ({"user_id": 1}, "user_id", 400),
+        ({"id": 1}, "id", 400),
+        ({"is_admin": True}, "is_admin", 400),
+        ({"token_version": 0}, "token_version", 400),
+        ({"nickname": "ok", "points_balance": 5}, "points_balance", 400),
     ],
 )
 async def test_bad_profile_updates_name_the_field(client, alice, body, field, status):
