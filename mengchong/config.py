@@ -183,6 +183,9 @@ class QueueSettings(Section):
     retry_base_seconds: float = Field(1.0, gt=0, description="retry backoff: base × 2^(attempt−1)")
     retry_max_seconds: float = Field(300.0, gt=0, description="longest retry backoff")
     prefetch: int = Field(16, ge=1, description="unacknowledged messages per consumer")
+    depth_interval_seconds: float = Field(
+        15.0, gt=0, description="how often each consumer's queue is counted for /metrics"
+    )
 
     _url = url_schemes("amqp://", "amqps://", empty="in-process")
 

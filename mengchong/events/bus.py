@@ -117,8 +117,19 @@ async def record_event(connection: BaseDBAsyncClient, payload: EventPayload) -> 
 
 
 _PENDING = (
-    "SELECT id, event_id, name, payload FROM outbox_events WHERE relayed_at IS NULL ORDER BY id LIMIT $1"
+    "SELECT id, event_id, name, payload, created_at FROM outbox_events WHERE relayed_at IS NULL "
+    "ORDER BY id LIMIT $1"
 )
+
+
+def waited_seconds(created_at: datetime | str) -> float:
+    """How long ago an outbox row was written (its ``created_at``, on the system clock; SQLite's
+    driver returns it as text)."""
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - created_at).total_seconds())
 
 
 def _outbox_row(event: Event, now: datetime) -> list[Any]:
@@ -209,6 +220,7 @@ class EventBus:
             # check-in's CPU. SKIP LOCKED lets a second process relay other rows meanwhile.
             locking = " FOR UPDATE SKIP LOCKED" if connection.capabilities.dialect == "postgres" else ""
             rows = await fetch_rows(connection, _PENDING + locking, [self._settings.relay_batch])
+            self._metrics.outbox_lag.set(waited_seconds(rows[0]["created_at"]) if rows else 0.0)
             for row in rows:
                 try:
                     payload = row["payload"]

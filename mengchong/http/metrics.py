@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
@@ -75,6 +75,26 @@ class Metrics:
             ("task",),
             registry=self.registry,
         )
+        self.ratelimit_refusals = Counter(
+            "mengchong_ratelimit_refusals_total",
+            "Requests refused 429 by the rate limiter, by the limit that refused (ip or user).",
+            ("scope",),
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "mengchong_outbox_lag_seconds",
+            "Age of the oldest event waiting in the outbox when the relay last looked (0: none).",
+            registry=self.registry,
+        )
+        self.queue_messages = Gauge(
+            "mengchong_queue_messages",
+            "Messages in each consumer's queue by state (ready, waiting for a retry, dead), "
+            "sampled every queue.depth_interval_seconds.",
+            ("queue", "state"),
+            registry=self.registry,
+        )
+        # process_resident_memory_bytes, process_cpu_seconds_total, open fds (Linux /proc)
+        ProcessCollector(registry=self.registry)
 
     def render(self) -> web.Response:
         response = web.Response(body=generate_latest(self.registry))

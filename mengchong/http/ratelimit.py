@@ -38,6 +38,7 @@ from limits.aio.strategies import (
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
+from prometheus_client import Counter
 
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import ApiError, ErrorCode
@@ -224,8 +225,9 @@ def counts(windows: tuple[Window, ...], scope: str, identity: str, route: str) -
 
 
 class Limiter:
-    def __init__(self, settings: RateLimitSettings, cache: Cache) -> None:
+    def __init__(self, settings: RateLimitSettings, cache: Cache, refusals: Counter) -> None:
         self.settings = settings
+        self._refusals = refusals  # by scope: ip, user
         self._cache = cache
         self._storage = self._storage_for(cache)
         self._limiter = STRATEGIES[settings.strategy](self._storage)
@@ -279,6 +281,8 @@ class Limiter:
 
     async def _refusal(self, refused: list[Count]) -> ApiError:
         """429 with the wait until every refusing window admits again."""
+        for scope in {identifiers[0] for _item, identifiers in refused}:
+            self._refusals.labels(scope).inc()
         reset = 0.0
         for item, identifiers in refused:
             reset = max(reset, (await self._limiter.get_window_stats(item, *identifiers)).reset_time)

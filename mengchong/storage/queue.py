@@ -51,6 +51,15 @@ class Message:
 Handler = Callable[[Message], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class QueueCounts:
+    """Messages of one queue: waiting for a consumer, waiting for their next attempt, dead."""
+
+    ready: int
+    waiting: int
+    dead: int
+
+
 class QueueUnavailableError(ConnectionError):
     """The broker can't be reached (raised by ``open`` and ``ping``)."""
 
@@ -69,6 +78,8 @@ class Queue(Protocol):
     async def consume(self, queue: str, handler: Handler) -> None: ...
 
     async def dead_letters(self, queue: str, limit: int = 100) -> list[Message]: ...
+
+    async def counts(self, queue: str) -> QueueCounts: ...
 
 
 def open_queue(settings: QueueSettings) -> Queue:
@@ -155,6 +166,7 @@ class MemoryBroker:
         self._ready: dict[str, asyncio.Queue[Envelope]] = {}
         self._dead: dict[str, list[Envelope]] = {}
         self._delayed: set[asyncio.TimerHandle] = set()
+        self._waiting: dict[str, int] = {}
 
     def ready(self, name: str) -> asyncio.Queue[Envelope]:
         if name not in self._ready:
@@ -167,13 +179,19 @@ class MemoryBroker:
     def put_later(self, name: str, envelope: Envelope, delay: float) -> None:
         def deliver() -> None:
             self._delayed.discard(handle)
+            self._waiting[name] -= 1
             self.put(name, envelope)
 
         handle = asyncio.get_running_loop().call_later(delay, deliver)
         self._delayed.add(handle)
+        self._waiting[name] = self._waiting.get(name, 0) + 1
 
     def bury(self, name: str, envelope: Envelope) -> None:
         self._dead.setdefault(name, []).append(envelope)
+
+    def counts(self, name: str) -> QueueCounts:
+        dead = len(self._dead.get(name, []))
+        return QueueCounts(self.ready(name).qsize(), self._waiting.get(name, 0), dead)
 
     def exhume(self, name: str, limit: int) -> list[Envelope]:
         dead = self._dead.get(name, [])
@@ -240,6 +258,10 @@ class MemoryQueue:
             Message(queue, decode_body(envelope.body), envelope.message_id, envelope.attempt)
             for envelope in self._broker.exhume(self._real_name(queue), limit)
         ]
+
+    async def counts(self, queue: str) -> QueueCounts:
+        self._require_open()
+        return self._broker.counts(self._real_name(queue))
 
     def _real_name(self, queue: str) -> str:
         return self._settings.prefix + queue

@@ -46,6 +46,7 @@ from mengchong.storage.queue import (
     DEFAULT_DRAIN_TIMEOUT,
     Handler,
     Message,
+    QueueCounts,
     QueueUnavailableError,
     decode_body,
     encode_body,
@@ -210,6 +211,24 @@ class RabbitQueue:
             messages.append(Message(queue, body, incoming.message_id or "", attempt_of(incoming)))
             await incoming.ack()
         return messages
+
+    async def counts(self, queue: str) -> QueueCounts:
+        """Counted by passive declares on the channel underneath the robust one, which would
+        otherwise remember them to declare again after a reconnect. Unacknowledged messages (being
+        handled) are in none of the counts."""
+        channel = self._require_channel()
+        await self._declare(queue)
+        topology = Topology.of(self._settings, queue)
+        async with asyncio.timeout(self._publish_timeout):
+            underlay = await channel.get_underlay_channel()
+
+            async def count(name: str) -> int:
+                declared = await underlay.queue_declare(name, passive=True)
+                return int(declared.message_count or 0)
+
+            ready, dead = await count(topology.main), await count(topology.dead)
+            waiting = [await count(name) for name in dict.fromkeys(topology.retries.values())]
+        return QueueCounts(ready, sum(waiting), dead)
 
     async def delete_queues(self, queues: Iterable[str] = (), *, real_names: Iterable[str] = ()) -> None:
         """Delete, with their messages, every queue this adapter declared since it was created

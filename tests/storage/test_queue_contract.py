@@ -23,6 +23,7 @@ from mengchong.storage.queue import (
     MemoryQueue,
     Message,
     Queue,
+    QueueCounts,
     QueueUnavailableError,
     open_queue,
 )
@@ -188,6 +189,43 @@ async def test_a_message_that_always_fails_is_dead_lettered(
     assert len(failures) == MAX_ATTEMPTS
     assert all("doomed" in r.getMessage() and "doomed-1" in r.getMessage() for r in failures)
     assert "dead-lettered" in failures[-1].getMessage()
+
+
+async def counts_become(queue: Queue, name: str, expected: QueueCounts, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while (counts := await queue.counts(name)) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"{counts} is not {expected}"
+        await asyncio.sleep(0.02)
+
+
+async def test_counts_tell_ready_waiting_for_a_retry_and_dead_apart(make_queue: QueueFactory) -> None:
+    queue = await make_queue(retry_base_seconds=60)  # a failed message waits a minute: countable
+    assert await queue.counts("tally") == QueueCounts(ready=0, waiting=0, dead=0)
+    for n in range(3):
+        await queue.publish("tally", {"n": n}, message_id=f"t{n}")
+    await counts_become(queue, "tally", QueueCounts(ready=3, waiting=0, dead=0))
+
+    handled: list[int] = []
+
+    async def fails_the_first(message: Message) -> None:
+        if message.body["n"] == 0:
+            raise RuntimeError("later")
+        handled.append(message.body["n"])
+
+    await queue.consume("tally", fails_the_first)
+    await counts_become(queue, "tally", QueueCounts(ready=0, waiting=1, dead=0))
+    assert sorted(handled) == [1, 2]
+
+    once = await make_queue(max_attempts=1)  # no retry: a failure is dead at once
+
+    async def fails(message: Message) -> None:
+        raise RuntimeError("never")
+
+    await once.consume("buried", fails)
+    await once.publish("buried", {"n": 1})
+    await counts_become(once, "buried", QueueCounts(ready=0, waiting=0, dead=1))
+    assert len(await once.dead_letters("buried")) == 1
+    await counts_become(once, "buried", QueueCounts(ready=0, waiting=0, dead=0))
 
 
 async def test_dead_letters_respects_the_limit(queue: Queue) -> None:
