@@ -229,7 +229,7 @@ def create_app(
     metrics = Metrics()
     database = build_database(settings, model_sets(pm))
     cache = open_cache(settings.cache)
-    limiter = Limiter(settings.ratelimit, cache, metrics.ratelimit_refusals)
+    limiter = Limiter(settings.ratelimit, cache, metrics.ratelimit_refusals, metrics.ratelimit_unlimited)
     access_log = AccessLog() if settings.server.access_log else None
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[settings_key] = settings

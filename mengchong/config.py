@@ -268,6 +268,11 @@ class RateLimitSettings(Section):
     exempt: list[str] = Field(
         default_factory=lambda: ["/healthz", "/readyz", "/metrics"], description="paths never limited"
     )
+    fail_open: bool = Field(
+        True,
+        description="while the cache can't be reached, serve public reads (GET) without their per-IP"
+        " limit (counted and logged); false: answer them 503 as every write",
+    )
     routes: dict[str, RouteLimit] = Field(
         default_factory=lambda: {"POST /v1/auth/wechat_login": RouteLimit(per_ip="30/minute")},
         description='per-route limits keyed "METHOD /path/{template}": a rate is a window of the'

@@ -81,6 +81,12 @@ class Metrics:
             ("scope",),
             registry=self.registry,
         )
+        self.ratelimit_unlimited = Counter(
+            "mengchong_ratelimit_unlimited_total",
+            "Public reads served without their rate limit because the cache was unreachable"
+            " (ratelimit.fail_open).",
+            registry=self.registry,
+        )
         self.outbox_lag = Gauge(
             "mengchong_outbox_lag_seconds",
             "Age of the oldest event waiting in the outbox when the relay last looked (0: none).",

@@ -24,6 +24,7 @@ storage go through ``limits``: every window tested, then every window hit.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -45,7 +46,14 @@ from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.routing import route_key
 from mengchong.keys import FORWARDED_CLIENT_IP, IP_PENDING
 from mengchong.storage.cache import Cache
+from mengchong.storage.outage import find_outage
 from mengchong.storage.row_versions import ROW_VERSION_LUA, new_version
+
+log = logging.getLogger("mengchong.ratelimit")
+UNLIMITED_LOG_SECONDS = 10.0  # one WARNING per this long while the cache stays unreachable
+# Served unlimited while the cache is down (ratelimit.fail_open). Not a write, not even a login:
+# its commit tells the cache of the user's new state, which could not be told.
+READS = frozenset({"GET", "HEAD"})
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,
@@ -225,9 +233,13 @@ def counts(windows: tuple[Window, ...], scope: str, identity: str, route: str) -
 
 
 class Limiter:
-    def __init__(self, settings: RateLimitSettings, cache: Cache, refusals: Counter) -> None:
+    def __init__(
+        self, settings: RateLimitSettings, cache: Cache, refusals: Counter, unlimited: Counter
+    ) -> None:
         self.settings = settings
         self._refusals = refusals  # by scope: ip, user
+        self._unlimited = unlimited
+        self._unlimited_logged_at = -UNLIMITED_LOG_SECONDS
         self._cache = cache
         self._storage = self._storage_for(cache)
         self._limiter = STRATEGIES[settings.strategy](self._storage)
@@ -317,10 +329,29 @@ class Limiter:
         ip = self._ip_counts(request, route, self._routes.get(route, self._default))
         if not ip:
             return
-        if self._admit is None:
-            await self._count(ip)
-        else:
-            await self._run_script("", 0, len(ip), ip)
+        try:
+            if self._admit is None:
+                await self._count(ip)
+            else:
+                await self._run_script("", 0, len(ip), ip)
+        except ApiError:
+            raise
+        except Exception as exc:
+            if not (self.settings.fail_open and request.method in READS) or find_outage(exc) is None:
+                raise
+            self._admit_unlimited(exc)
+
+    def _admit_unlimited(self, exc: Exception) -> None:
+        """A public read let through uncounted: its limits live in the cache, which is down."""
+        self._unlimited.inc()
+        now = time.monotonic()
+        if now - self._unlimited_logged_at >= UNLIMITED_LOG_SECONDS:
+            self._unlimited_logged_at = now
+            log.warning(
+                "rate limits unavailable (cache: %s): public reads are served without them",
+                type(exc).__name__,
+                extra={"backend": "cache", "error": type(exc).__name__},
+            )
 
     async def check_pending_ip(self, request: web.Request) -> None:
         """Count the client IP if the pipeline left it to the auth guard (:data:`IP_PENDING`)."""

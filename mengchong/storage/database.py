@@ -8,11 +8,13 @@ Schema changes go through tortoise's own migrations (``python -m mengchong migra
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import fcntl
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -60,10 +62,32 @@ def connection_url(url: str, pool_min: int, pool_max: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def ensure_sqlite_directory(url: str) -> None:
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL, None for an in-memory database."""
     path = url.removeprefix("sqlite://").split("?", 1)[0]
-    if path and path != ":memory:":
+    return path if path and path != ":memory:" else None
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    if (path := sqlite_path(url)) is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def sqlite_migration_lock(url: str) -> AsyncIterator[None]:
+    """An exclusive lock on ``<database file>.migrating`` while the body migrates: processes
+    migrating one SQLite file at once take turns (SQLite's own lock would deadlock the
+    migration's writes). The kernel releases it when the process dies."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    handle = await asyncio.to_thread(open, f"{path}.migrating", "a")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # and the lock with it
 
 
 _NUMBERED_PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -222,10 +246,17 @@ class Database:
         """
         if self.dialect == "sqlite":
             ensure_sqlite_directory(self.url)
+        config = self.tortoise_config(timeouts=False)
+        if self.dialect == "postgres":
+            credentials = config["connections"][self.connection_name]["credentials"]
+            lock = postgres.migration_lock(credentials, self._connect_timeout)
+        else:
+            lock = sqlite_migration_lock(self.url)
         context = TortoiseContext()
         token = _current_context.set(context)
         try:
-            await tortoise_migrate(config=self.tortoise_config(timeouts=False))
+            async with lock:
+                await tortoise_migrate(config=config)
         finally:
             await context.close_connections()
             _current_context.reset(token)

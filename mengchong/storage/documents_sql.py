@@ -94,7 +94,13 @@ class SqlCollection:
             f"CREATE INDEX IF NOT EXISTS {self.index_name(names)} "
             f"ON documents ({', '.join(columns)}) WHERE {self._scope}"
         )
-        await self._connection.execute_query(sql)
+        try:
+            await self._connection.execute_query(sql)
+        except IntegrityError as exc:
+            # PostgreSQL: another session (a server starting beside this one) created the same
+            # index at the same moment; both passed IF NOT EXISTS and its commit came first.
+            if "pg_class_relname_nsp_index" not in str(exc):
+                raise
 
     async def insert(self, doc: Mapping[str, Any], *, doc_id: str | None = None) -> Document:
         body = check_document(doc)

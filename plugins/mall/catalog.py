@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
@@ -40,10 +40,12 @@ from mengchong.http.pagination import Page
 from mengchong.keys import cache_key, clock_key, database_key, item_catalog_key
 from mengchong.storage.cache import Cache
 from mengchong.storage.database import as_datetime
+from mengchong.storage.outage import find_outage
 from mengchong_plugins.mall.models import AdminLog, Product
 from mengchong_plugins.mall.settings import MallSettings
 
 log = logging.getLogger("mengchong.mall")
+T = TypeVar("T")
 
 SUMMARY_FIELDS = (
     "product_id",
@@ -172,6 +174,17 @@ def _store_script(cache: Cache) -> AsyncScript:
     return script
 
 
+async def unless_unreachable(call: Awaitable[T]) -> T | None:
+    """``call``'s result, or None when the cache can't be reached: the list is then read from the
+    database (and not kept), so the shop window stays open while Redis is down."""
+    try:
+        return await call
+    except Exception as exc:
+        if find_outage(exc) is None:
+            raise
+        return None
+
+
 async def read_page(app: web.Application, query: ListQuery) -> bytes | None:
     """The body cached for ``query`` (None: not cached): one HGET."""
     cache = app[cache_key]
@@ -184,7 +197,7 @@ async def answer_from_cache(request: web.Request) -> web.Response | None:
     A raw string that is not some page's canonical one finds nothing, and the request is
     validated as usual."""
     cache = request.app[cache_key]
-    body = await cache.fast("HGET", cache_keys(cache)[1], request.query_string)
+    body = await unless_unreachable(cache.fast("HGET", cache_keys(cache)[1], request.query_string))
     return None if body is None else json_response(body)
 
 
@@ -209,19 +222,19 @@ async def products_page(
 ) -> bytes:
     """The response body of a page of the public list: from the cache, else built and cached;
     ``on_miss`` is awaited before the database is read (the route counts the client IP there)."""
-    body = await read_page(app, query)
+    body = await unless_unreachable(read_page(app, query))
     if body is not None:
         return body
     if on_miss is not None:
         await on_miss()
-    generation = await current_generation(app)
+    generation = await unless_unreachable(current_generation(app))
     page = Page(query.page, query.limit)
     rows, total = await list_products(page, category=query.category, type=query.type, on_shelf=True)
     body = ok_body(page.envelope([summary_view(row) for row in rows], total))
     # Empty pages of made-up categories or far pages are not kept: they would let anyone fill
     # the cache. The empty shop window itself is.
-    if rows or query.unfiltered_first:
-        await store_page(app, generation, query, body)
+    if generation is not None and (rows or query.unfiltered_first):
+        await unless_unreachable(store_page(app, generation, query, body))
     return body
 
 

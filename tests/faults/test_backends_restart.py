@@ -1,12 +1,15 @@
-"""A backend stopped while the API is used, then back (issue 23's faults).
+"""A backend stopped while the API is used, then back.
 
 - RabbitMQ stopped: check-ins still succeed; their events wait in the outbox and, once the broker
   is back, each reaches its subscriber exactly once (as the subscriber sees it).
 - PostgreSQL restarted under a stream of writes: requests meanwhile answer 503 (never 500), the
   pool reconnects without a restart, and every write that was answered 200 is in the database.
-
-The app reaches the broker or the database through a fault-injecting proxy (this folder's
-conftest says why); each test reports requests sent, answers by status and the recovery time.
+- Redis stopped: the server stays up; public reads that can do without it (the product list and
+  a product, read from the database, the OpenAPI document) still answer 200, served without
+  their per-IP limit (``ratelimit.fail_open``); what needs it (every route behind the login
+  guard, whose users' token versions live there, the boards, and writes such as a login, whose
+  commit tells Redis of the user's new state) answers 503 50301 at once; all recovers without
+  a restart.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from fakes.tcp_proxy import TcpProxy
 from mengchong import hookimpl
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.events import Event, Subscriber
-from mengchong.keys import database_key
+from mengchong.keys import database_key, metrics_key
 from mengchong.storage.models import OutboxEvent
 from mengchong_plugins.checkin.events import CheckinCompleted
 from support import bearer, eventually, login, settings_from
@@ -86,6 +89,7 @@ async def test_with_rabbitmq_stopped_the_api_works_and_each_event_arrives_once_a
         with app[database_key].activate():
             waiting = await OutboxEvent.filter(relayed_at=None, name="checkin.completed").count()
         assert waiting == 20  # held in the outbox, not lost and not sent
+        await asyncio.sleep(1.0)  # the relay tries meanwhile, and fails
         outage = time.monotonic() - stopped_at
 
         await broker.set_mode("pass")
@@ -171,4 +175,65 @@ async def test_a_postgres_restart_loses_no_acknowledged_write(
         f"{dict(sorted(answers.items()))}; first 200 {first_ok_after_restart[0]:.2f} s after it was "
         f"back; {len(acknowledged)} acknowledged, 0 lost; {unacknowledged_but_written} written "
         "though answered 503 (their commit's answer was cut)"
+    )
+
+
+async def test_with_redis_stopped_public_reads_still_answer_and_the_rest_is_503(
+    make_client, postgres_url, redis_url, redis_prefix, tmp_path, fault_report
+):
+    async with TcpProxy.to_url(redis_url) as redis:
+        raw = base_settings(tmp_path) | {
+            "database": {"url": postgres_url},
+            "cache": {"url": redis.url(redis_url), "prefix": redis_prefix},
+            "plugins": {"enabled": ["pets", "mall", "leaderboard"]},
+            "auth": {"admin_openids": ["mock-boss"]},
+        }
+        client = await make_client(settings_from(raw))
+        admin = bearer((await login(client, "boss"))["token"])
+        user = bearer((await login(client, "alice"))["token"])
+        product = {"name": "Fish", "type": "virtual_pet_food", "category": "food", "points_cost": 10}
+        created = await client.post(
+            "/v1/admin/products", json=product | {"item_id": "food.fish"}, headers=admin
+        )
+        assert created.status == 201, await created.text()
+        product_id = (await created.json())["data"]["product_id"]
+        assert (await client.get("/v1/mall/products")).status == 200  # now in the page cache
+
+        await redis.set_mode("killed")
+        public = [
+            "/v1/mall/products",
+            "/v1/mall/products?page=2",
+            f"/v1/mall/products/{product_id}",
+            "/openapi.json",
+        ]
+        answers: Counter[int] = Counter()
+        for path in public:
+            response = await client.get(path)
+            answers[response.status] += 1
+            assert response.status == 200, (path, await response.text())
+        listed = await (await client.get("/v1/mall/products")).json()
+        assert [item["product_id"] for item in listed["data"]["items"]] == [product_id]
+        needs_redis = [
+            ("GET", "/v1/users/profile", user),
+            ("GET", "/v1/mall/orders", user),
+            ("GET", "/v1/leaderboards/user_points", user),
+            ("POST", "/v1/auth/wechat_login", None),
+        ]
+        for method, path, auth in needs_redis:
+            body = {"code": "bob"} if path.endswith("login") else None
+            response = await client.request(method, path, headers=auth or {}, json=body)
+            answers[response.status] += 1
+            assert response.status == 503, (path, await response.text())
+            assert (await response.json())["code"] == 50301
+        unlimited = client.server.app[metrics_key].ratelimit_unlimited._value.get()
+        assert unlimited >= len(public)
+
+        await redis.set_mode("pass")
+        assert (await client.get("/v1/users/profile", headers=user)).status == 200
+        assert (await client.get("/v1/leaderboards/user_points", headers=user)).status == 200
+        assert (await client.post("/v1/auth/wechat_login", json={"code": "bob"})).status == 200
+    fault_report(
+        f"Redis stopped: {len(public)} public reads and {len(needs_redis)} requests needing Redis, "
+        f"answers {dict(sorted(answers.items()))}; {unlimited:.0f} public reads served without "
+        "their rate limit; Redis back: all 200 without a restart"
     )

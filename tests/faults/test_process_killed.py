@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from fault_servers import server_process, services_env
+from fault_servers import server_processes, services_env
 
 from fakes.tcp_proxy import TcpProxy
 from support import bearer, eventually
@@ -51,9 +51,11 @@ async def test_events_of_an_order_whose_process_was_killed_are_relayed_by_the_ne
     migrated_postgres_url, redis_url, redis_prefix, amqp_url, amqp_queues, tmp_path, fault_report
 ):
     async with TcpProxy.to_url(amqp_url) as broker, aiohttp.ClientSession() as session:
-        env = services_env(migrated_postgres_url, redis_url, redis_prefix, broker.url(amqp_url), amqp_queues)
+        env = services_env(
+            tmp_path, migrated_postgres_url, redis_url, redis_prefix, broker.url(amqp_url), amqp_queues
+        )
         env |= {"MENGCHONG__AUTH__ADMIN_OPENIDS": '["mock-boss"]', "MENGCHONG__RATELIMIT__ENABLED": "false"}
-        async with server_process(tmp_path, "first", env) as first:
+        async with server_processes(tmp_path, env, "A") as (first,):
             _, admin = await logged_in(session, first.base, "boss")
             buyer, auth = await logged_in(session, first.base, "buyer")
             product = {"name": "Fish", "type": "virtual_pet_food", "category": "food", "points_cost": 10}
@@ -85,7 +87,7 @@ async def test_events_of_an_order_whose_process_was_killed_are_relayed_by_the_ne
                 killed_at = time.monotonic()
 
                 await broker.set_mode("pass")
-                async with server_process(tmp_path, "second", env) as second:
+                async with server_processes(tmp_path, env, "B") as (second,):
                     started = time.monotonic() - killed_at
                     await eventually(
                         lambda: board_points_is(session, second.base, auth, buyer, 90), timeout=GUARD_SECONDS

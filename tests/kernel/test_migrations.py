@@ -60,6 +60,19 @@ def test_the_cli_migrates_twice(database_url, tmp_path):
         assert f"schema up to date: {labels} on" in result.stdout
 
 
+def test_processes_migrating_one_database_at_once_all_succeed(database_url, tmp_path):
+    # Replicas started together with `serve --migrate`: the second one used to fail creating a
+    # table the first had just created; now they take turns (an advisory lock on PostgreSQL).
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {"MENGCHONG__DATABASE__URL": database_url}
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: run_cli("migrate", cwd=tmp_path, env=env), range(3)))
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "schema up to date" in result.stdout
+
+
 async def test_committed_migrations_match_the_models(example_plugin_path, tmp_path):
     """The kernel's, every installed plugin's and the example plugin's."""
     from mengchong.app import model_sets

@@ -3,6 +3,7 @@ the SQL adapter inside the caller's transaction, and which adapter a URL opens."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -26,6 +27,15 @@ async def test_ensure_index_is_idempotent(pets: Collection) -> None:
     await pets.insert({"owner": "u1", "created_at": "2025-01-01T00:00:00Z"}, doc_id="a")
     await pets.insert({"owner": "u1", "created_at": "2025-01-02T00:00:00Z"}, doc_id="b")
     assert ids(await pets.find({"owner": "u1"}, sort=[("created_at", -1)])) == ["b", "a"]
+
+
+async def test_ensure_index_called_at_once_by_many_processes_creates_it_once(pets: Collection) -> None:
+    # Servers starting together each ensure their indexes; on PostgreSQL, two sessions creating
+    # the same index at once both pass IF NOT EXISTS and the second failed on pg_class.
+    for attempt in range(5):
+        fields = (f"f{attempt}", "created_at")
+        await asyncio.gather(*(pets.ensure_index(*fields) for _ in range(6)))
+        await pets.ensure_index(*fields)
 
 
 async def test_indexes_serve_filter_and_sort(backend: Backend) -> None:
