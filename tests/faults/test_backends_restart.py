@@ -237,3 +237,24 @@ async def test_with_redis_stopped_public_reads_still_answer_and_the_rest_is_503(
         f"answers {dict(sorted(answers.items()))}; {unlimited:.0f} public reads served without "
         "their rate limit; Redis back: all 200 without a restart"
     )
+
+
+async def test_with_fail_open_off_a_public_read_answers_503_while_redis_is_stopped(
+    make_client, postgres_url, redis_url, redis_prefix, tmp_path
+):
+    async with TcpProxy.to_url(redis_url) as redis:
+        raw = base_settings(tmp_path) | {
+            "database": {"url": postgres_url},
+            "cache": {"url": redis.url(redis_url), "prefix": redis_prefix},
+            "plugins": {"enabled": ["pets", "mall"]},
+            "ratelimit": {"fail_open": False},
+        }
+        client = await make_client(settings_from(raw))
+        await redis.set_mode("killed")
+        for path in ("/v1/mall/products", "/openapi.json"):
+            response = await client.get(path)
+            assert response.status == 503, path
+            assert (await response.json())["code"] == 50301
+        assert client.server.app[metrics_key].ratelimit_unlimited._value.get() == 0
+        await redis.set_mode("pass")
+        assert (await client.get("/v1/mall/products")).status == 200
