@@ -110,10 +110,9 @@ def list_routes(settings: Settings) -> None:
 
 
 def show_config(settings: Settings) -> None:
-    data = settings.model_dump()
-    data["auth"]["jwt_secret"] = "***" if settings.auth.jwt_secret else ""
-    data["wechat"]["secret"] = "***" if settings.wechat.secret else ""
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    from mengchong.settings_view import visible_settings
+
+    print(json.dumps(visible_settings(settings), indent=2, ensure_ascii=False))
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

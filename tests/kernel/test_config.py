@@ -164,7 +164,25 @@ def test_the_cli_reports_a_missing_config_file(tmp_path):
 
 
 def test_the_cli_prints_effective_settings_without_secrets():
-    result = run_cli("config", cwd=ROOT, env={"MENGCHONG__AUTH__JWT_SECRET": "topsecret-value"})
+    secrets = {
+        "MENGCHONG__AUTH__JWT_SECRET": "topsecret-value",
+        "MENGCHONG__AUTH__JWT_PREVIOUS_KEYS": '{old = "an-older-secret-value-kept-for-a-while"}',
+        "MENGCHONG__WECHAT__SECRET": "wechat-secret-value",
+        "MENGCHONG__DATABASE__URL": "postgres://app:db-password-value@db:5432/mengchong",
+        "MENGCHONG__CACHE__URL": "redis://:redis-password-value@cache:6379/0",
+        "MENGCHONG__QUEUE__URL": "amqp://app:mq-password-value@mq:5672/",
+    }
+    result = run_cli("config", cwd=ROOT, env=secrets)
     assert result.returncode == 0, result.stderr
-    assert "topsecret-value" not in result.stdout
+    for value in (
+        "topsecret-value",
+        "older-secret",
+        "wechat-secret",
+        "db-password",
+        "redis-password",
+        "mq-password",
+    ):
+        assert value not in result.stdout, value
     assert '"jwt_secret": "***"' in result.stdout
+    assert "postgres://app:***@db:5432/mengchong" in result.stdout
+    assert '"old": "***"' in result.stdout
