@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from pydantic import BaseModel
 
+    from mengchong.backoffice import Section
     from mengchong.commands import Command
     from mengchong.economy.items import Item
     from mengchong.events import Subscriber
@@ -74,3 +75,8 @@ def mengchong_commands() -> Iterable[Command] | None:
 @hookspec
 def mengchong_readiness(app: web.Application) -> Iterable[tuple[str, Any]] | None:
     """Return (name, coroutine function) pairs of extra backends /readyz should check."""
+
+
+@hookspec
+def mengchong_console_sections(app: web.Application) -> Iterable[Section] | None:
+    """Return the plugin's pages of the operator console (:mod:`mengchong.backoffice`)."""

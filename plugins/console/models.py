@@ -38,9 +38,12 @@ class OperatorSession(Model):
 
 
 class AuditEntry(Model):
-    """One change made through the console: who, what, to what, and the values before and after."""
+    """One change made through the console: who, what, to what, and the values before and after.
+    ``form_key`` is the submitted form's own key: a form sent again finds its entry and changes
+    nothing (an entry is claimed before its change is made)."""
 
     id = fields.BigIntField(primary_key=True)
+    form_key = fields.CharField(max_length=36, null=True, unique=True)
     operator = fields.ForeignKeyField("console.Operator", related_name=False, on_delete=fields.RESTRICT)
     action = fields.CharField(max_length=64)
     target = fields.CharField(max_length=128)

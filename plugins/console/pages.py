@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -18,8 +19,9 @@ from mengchong.accounts.models import User
 from mengchong.economy.points import InsufficientPoints, RefReused
 from mengchong.keys import plugin_settings_key, plugins_key, settings_key
 from mengchong.settings_view import visible_settings
-from mengchong_plugins.console import audit, service
+from mengchong_plugins.console import audit, sections, service
 from mengchong_plugins.console.render import page, redirect
+from mengchong_plugins.console.sections import offset_of
 from mengchong_plugins.console.sessions import (
     CSRF_FIELD,
     SignedIn,
@@ -46,6 +48,8 @@ def operator_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.Str
         who = await signed_in(request)
         if who is None:
             return redirect(f"/admin/login?next={quote(request.path_qs, safe='')}")
+        found = sections.sections_of(request.app)
+        who = replace(who, sections=tuple((slug, section.title) for slug, section in found.items()))
         if request.method == "POST":
             form = await request.post()
             if not csrf_holds(form.get(CSRF_FIELD), who):
@@ -64,13 +68,6 @@ def safe_next(target: object) -> str:
     if isinstance(target, str) and target.startswith("/admin") and not target.startswith("//"):
         return target
     return "/admin"
-
-
-def offset_of(request: web.Request, size: int) -> tuple[int, int]:
-    """(page, offset) from ``?page=``; a missing or bad one is page 1."""
-    raw = request.query.get("page", "1")
-    number = int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
-    return number, (number - 1) * size
 
 
 @routes.get("/admin/login")
@@ -245,3 +242,27 @@ async def plugins(request: web.Request, who: SignedIn) -> web.StreamResponse:
     app = request.app
     shown = visible_settings(app[settings_key], app[plugin_settings_key])
     return page("plugins.html", who=who, plugins=app[plugins_key], settings=shown)
+
+
+@routes.get("/admin/s/{slug}")
+@operator_page
+async def section_page(request: web.Request, who: SignedIn) -> web.StreamResponse:
+    section = sections.sections_of(request.app).get(request.match_info["slug"])
+    if section is None:
+        return page(
+            "message.html", status=404, who=who, title="No such page", text="No plugin shows this page."
+        )
+    return await sections.show(request, who, section)
+
+
+@routes.post("/admin/s/{slug}/{action}")
+@operator_page
+async def section_action(request: web.Request, who: SignedIn) -> web.StreamResponse:
+    section = sections.sections_of(request.app).get(request.match_info["slug"])
+    actions = {action.name: action for action in section.actions} if section else {}
+    action = actions.get(request.match_info["action"])
+    if section is None or action is None:
+        return page(
+            "message.html", status=404, who=who, title="No such form", text="No plugin takes this form."
+        )
+    return await sections.run(request, who, section, action)

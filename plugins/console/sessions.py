@@ -24,10 +24,12 @@ CSRF_FIELD = "_csrf"
 
 @dataclass(frozen=True)
 class SignedIn:
-    """The operator of a request, and its session's CSRF token."""
+    """The operator of a request, its session's CSRF token, and the plugins' console sections
+    (slug, title) for the page's navigation."""
 
     operator: Operator
     csrf_token: str
+    sections: tuple[tuple[str, str], ...] = ()
 
 
 class SignInRefused(Exception):

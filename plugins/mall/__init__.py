@@ -3,8 +3,8 @@ granting one item of the kernel's item catalog per unit; an order spends points 
 ledger, takes stock by a conditional update, grants the items to the inventory and records
 ``order.created``, all in one transaction, once per ``Idempotency-Key``. Admins
 (``auth.admin_openids``) manage the catalog; ``mengchong mall import [FILE]`` loads a catalog file
-(the plugin ships a starter one). Its settings are the ``[mall]`` section
-(:class:`mengchong_plugins.mall.settings.MallSettings`).
+(the plugin ships a starter one); the operator console shows its products and orders. Its
+settings are the ``[mall]`` section (:class:`mengchong_plugins.mall.settings.MallSettings`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl
+from mengchong.backoffice import Section
 from mengchong.commands import Command
 from mengchong.storage.database import ModelSet
-from mengchong_plugins.mall import importer, routes_catalog, routes_orders
+from mengchong_plugins.mall import backoffice, importer, routes_catalog, routes_orders
 from mengchong_plugins.mall.settings import MallSettings
 
 
@@ -39,3 +40,8 @@ def mengchong_routes(app: web.Application) -> Iterable[web.AbstractRouteDef]:
 @hookimpl
 def mengchong_commands() -> Iterable[Command]:
     return [importer.MALL_COMMAND]
+
+
+@hookimpl
+def mengchong_console_sections(app: web.Application) -> Iterable[Section]:
+    return backoffice.sections(app)

@@ -271,15 +271,17 @@ def check_item(app: web.Application, item_id: str) -> None:
 
 async def _log_write(
     connection: BaseDBAsyncClient,
-    admin_id: int,
+    admin_id: int | None,
     action: str,
     product_id: str,
     changes: dict[str, Any],
     now: datetime,
+    operator: str | None,
 ) -> None:
     await AdminLog.create(
         using_db=connection,
         admin_id=admin_id,
+        operator=operator,
         action=action,
         product_id=product_id,
         changes=changes,
@@ -287,10 +289,10 @@ async def _log_write(
     )
 
 
-def _log_line(admin_id: int, action: str, product_id: str, changes: dict[str, Any]) -> None:
+def _log_line(admin_id: int | None, action: str, product_id: str, changes: dict[str, Any]) -> None:
     log.info(
         "admin %s: %s %s (%s)",
-        admin_id,
+        admin_id if admin_id is not None else "(console)",
         action,
         product_id,
         ", ".join(sorted(changes)),
@@ -298,9 +300,12 @@ def _log_line(admin_id: int, action: str, product_id: str, changes: dict[str, An
     )
 
 
-async def create_product(app: web.Application, admin_id: int, fields: dict[str, Any]) -> dict[str, Any]:
-    """A new product from validated ``fields`` (:class:`~.schemas_catalog.ProductCreate`); 400
-    for an item not in the catalog, 409 for a sku already used. Returns its view."""
+async def create_product(
+    app: web.Application, admin_id: int | None, fields: dict[str, Any], *, operator: str | None = None
+) -> dict[str, Any]:
+    """A new product from validated ``fields`` (:class:`~.schemas_catalog.ProductCreate`), by an
+    admin user or a console ``operator``; 400 for an item not in the catalog, 409 for a sku
+    already used. Returns its view."""
     check_item(app, fields["item_id"])
     now = app[clock_key].now()
     values = {**fields, "product_id": uuid.uuid4().hex, "created_at": now, "updated_at": now}
@@ -311,14 +316,19 @@ async def create_product(app: web.Application, admin_id: int, fields: dict[str, 
             if fields.get("sku") is None:
                 raise
             raise sku_taken(fields["sku"]) from None
-        await _log_write(connection, admin_id, CREATE, values["product_id"], fields, now)
+        await _log_write(connection, admin_id, CREATE, values["product_id"], fields, now, operator)
     _log_line(admin_id, CREATE, values["product_id"], fields)
     await invalidate_products(app)
     return product_view(values)
 
 
 async def update_product(
-    app: web.Application, admin_id: int, product_id: str, changes: dict[str, Any]
+    app: web.Application,
+    admin_id: int | None,
+    product_id: str,
+    changes: dict[str, Any],
+    *,
+    operator: str | None = None,
 ) -> dict[str, Any]:
     """Set ``changes`` (validated, at least one field) and ``updated_at``; 404 for an unknown
     product, 400 for an item not in the catalog, 409 for a sku already used. Returns its view."""
@@ -336,7 +346,7 @@ async def update_product(
         if not updated:
             raise not_found("Product")
         [row] = await product.limit(1).values(*PRODUCT_FIELDS)
-        await _log_write(connection, admin_id, UPDATE, product_id, changes, now)
+        await _log_write(connection, admin_id, UPDATE, product_id, changes, now, operator)
     _log_line(admin_id, UPDATE, product_id, changes)
     await invalidate_products(app)
     return product_view(row)

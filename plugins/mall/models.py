@@ -64,10 +64,12 @@ class Order(Model):
 
 
 class AdminLog(Model):
-    """An admin's write to the catalog: who, what, when, and the fields it set."""
+    """An admin's write to the catalog: who (an admin user through the API, or a console operator
+    by name), what, when, and the fields it set."""
 
     id = fields.BigIntField(primary_key=True)
-    admin = fields.ForeignKeyField("core.User", related_name=False, on_delete=fields.CASCADE)
+    admin = fields.ForeignKeyField("core.User", related_name=False, on_delete=fields.CASCADE, null=True)
+    operator = fields.CharField(max_length=64, null=True)
     action = fields.CharField(max_length=32)
     product_id = fields.CharField(max_length=32)
     changes = fields.JSONField()

@@ -14,12 +14,13 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl, plugin_settings
+from mengchong.backoffice import Section
 from mengchong.events import Subscriber
 from mengchong.keys import plugins_key
 from mengchong.storage.database import ModelSet
 from mengchong.storage.queue import Message
 from mengchong.tasks import BackgroundTask, Consumer
-from mengchong_plugins.notifications import subscribers
+from mengchong_plugins.notifications import backoffice, subscribers
 from mengchong_plugins.notifications.delivery import QUEUE, deliver
 from mengchong_plugins.notifications.reminder import KIND as REMINDER
 from mengchong_plugins.notifications.reminder import Reminder
@@ -69,3 +70,8 @@ def mengchong_tasks(app: web.Application) -> Iterable[BackgroundTask]:
     if "checkin" in enabled and plugin_settings(app, NotificationsSettings).templates[REMINDER].enabled:
         tasks.append(BackgroundTask("notifications.reminder", Reminder().run))
     return tasks
+
+
+@hookimpl
+def mengchong_console_sections(app: web.Application) -> Iterable[Section]:
+    return backoffice.sections(app)

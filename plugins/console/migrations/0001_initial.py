@@ -28,6 +28,7 @@ class Migration(migrations.Migration):
             name='AuditEntry',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('form_key', fields.CharField(null=True, unique=True, max_length=36)),
                 ('operator', fields.ForeignKeyField('console.Operator', source_field='operator_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
                 ('action', fields.CharField(max_length=64)),
                 ('target', fields.CharField(max_length=128)),

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -75,8 +77,22 @@ def add_operator(tmp_path: Path, env: dict[str, str]) -> None:
         assert done.returncode == 0, done.stderr
 
 
+def dead_letter(tmp_path: Path, user_id: int) -> None:
+    """A notification that ran out of attempts, as the delivery leaves one."""
+    with sqlite3.connect(tmp_path / "db.sqlite3") as database:
+        database.execute(
+            "INSERT INTO notification_logs (message_id, user_id, kind, template_id, page, data, status,"
+            " reason, attempts, grant_spent, created_at, updated_at) VALUES"
+            " ('browser-dead-1', ?, 'checkin_reward', 't-checkin', '', '{}', 'dead', 'WeChat busy', 5, 0,"
+            " datetime('now'), datetime('now'))",
+            (user_id,),
+        )
+
+
 async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, screenshots):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     env = {
         "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
@@ -97,6 +113,13 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
         def visit(path: str) -> None:
             driver.get(base + path)
 
+        def arrived(condition: Any) -> Any:
+            """Wait for the page a click went to (a click may return before it has loaded)."""
+            return WebDriverWait(driver, 20).until(condition)
+
+        def notice() -> str:
+            return arrived(expected_conditions.presence_of_element_located((By.CLASS_NAME, "notice"))).text
+
         # Anonymous: sent to sign in, then back to the page asked for.
         await asyncio.to_thread(visit, "/admin/users")
         assert "/admin/login?next=" in driver.current_url
@@ -104,7 +127,7 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
         driver.find_element(By.NAME, "username").send_keys("ops")
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
         await asyncio.to_thread(driver.find_element(By.CSS_SELECTOR, "form button").click)
-        assert driver.current_url == f"{base}/admin/users"
+        await asyncio.to_thread(arrived, expected_conditions.url_to_be(f"{base}/admin/users"))
 
         # Find Alice and open her page.
         search = driver.find_element(By.NAME, "q")
@@ -112,7 +135,7 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
         await asyncio.to_thread(search.submit)
         shot("users")
         await asyncio.to_thread(driver.find_element(By.LINK_TEXT, str(alice_id)).click)
-        assert driver.current_url == f"{base}/admin/users/{alice_id}"
+        await asyncio.to_thread(arrived, expected_conditions.url_to_be(f"{base}/admin/users/{alice_id}"))
 
         # Points: the form sent, then the same submission replayed with the browser's session.
         form = driver.find_element(By.ID, "points")
@@ -122,7 +145,9 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
         form.find_element(By.NAME, "delta").send_keys("120")
         form.find_element(By.NAME, "reason").send_keys("welcome gift")
         await asyncio.to_thread(form.find_element(By.TAG_NAME, "button").click)
-        assert driver.find_element(By.ID, "balance").text == "120"
+        await asyncio.to_thread(
+            arrived, expected_conditions.text_to_be_present_in_element((By.ID, "balance"), "120")
+        )
         cookies = {cookie["name"]: cookie["value"] for cookie in driver.get_cookies()}
         replay = {**fields, "delta": "120", "reason": "welcome gift"}
         async with aiohttp.ClientSession(cookies=cookies) as browser_session:
@@ -137,12 +162,34 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
 
         # Ban: her token fails on the API at once; lifting the ban lets her log in again.
         await asyncio.to_thread(driver.find_element(By.ID, "ban").click)
-        assert "banned" in driver.find_element(By.TAG_NAME, "h1").text
+        await asyncio.to_thread(arrived, expected_conditions.presence_of_element_located((By.ID, "unban")))
         async with api.get(f"{base}/v1/users/profile", headers=alice_auth) as response:
             assert response.status == 401
         await asyncio.to_thread(driver.find_element(By.ID, "unban").click)
+        await asyncio.to_thread(arrived, expected_conditions.presence_of_element_located((By.ID, "ban")))
         async with api.post(f"{base}/v1/auth/wechat_login", json={"code": "alice"}) as response:
             assert response.status == 200
+
+        # A product made in the console is on the mall's public list.
+        await asyncio.to_thread(visit, "/admin/s/mall-products")
+        form = driver.find_element(By.ID, "action-create")
+        driver.execute_script("arguments[0].open = true", form.find_element(By.XPATH, ".."))
+        for name, value in (("name", "Browser fish"), ("type", "virtual_pet_food"), ("category", "food")):
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.NAME, "item_id").send_keys("food.fish")
+        form.find_element(By.NAME, "points_cost").send_keys("25")
+        await asyncio.to_thread(form.find_element(By.TAG_NAME, "button").click)
+        assert "created" in await asyncio.to_thread(notice)
+        shot("products")
+        async with api.get(f"{base}/v1/mall/products") as response:
+            assert [item["name"] for item in (await response.json())["data"]["items"]] == ["Browser fish"]
+
+        # A dead letter retried: it leaves the dead letters.
+        await asyncio.to_thread(dead_letter, tmp_path, int(alice_id))
+        await asyncio.to_thread(visit, "/admin/s/notifications?status=dead")
+        await asyncio.to_thread(driver.find_element(By.CSS_SELECTOR, "button[data-action=retry]").click)
+        assert "queued again" in await asyncio.to_thread(notice)
+        shot("notifications")
 
         for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"), ("plugins", "/admin/plugins")):
             await asyncio.to_thread(visit, path)
@@ -154,10 +201,14 @@ async def test_an_operator_works_the_console_in_a_browser(driver, tmp_path, scre
         assert "user.ban" in audit
         assert "user.unban" in audit
         assert audit.count("points.adjust") == 1  # the replay changed nothing
+        assert "mall-products.create" in audit
+        assert "notifications.retry" in audit
     assert sorted(path.name for path in screenshots.iterdir()) == [
         "audit.png",
         "dashboard.png",
+        "notifications.png",
         "plugins.png",
+        "products.png",
         "sign-in.png",
         "user.png",
         "users.png",
