@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from tortoise.expressions import F
 
 from mengchong import plugin_settings
 from mengchong.keys import settings_key
@@ -57,15 +58,12 @@ async def sign_in(app: web.Application, username: str, password: str) -> tuple[s
     if operator.locked_until is not None and operator.locked_until > now:
         raise SignInRefused("This account is locked after too many wrong passwords; try again later")
     if not matched:
-        failures = operator.failed_logins + 1
-        locked = (
-            now + timedelta(minutes=settings.lockout_minutes)
-            if failures >= settings.lockout_failures
-            else None
-        )
-        await Operator.filter(id=operator.id).update(
-            failed_logins=0 if locked else failures, locked_until=locked
-        )
+        # Counted in the database (two wrong guesses at once both count), then locked once enough.
+        await Operator.filter(id=operator.id).update(failed_logins=F("failed_logins") + 1)
+        failures = (await Operator.get(id=operator.id)).failed_logins
+        if failures >= settings.lockout_failures:
+            locked = now + timedelta(minutes=settings.lockout_minutes)
+            await Operator.filter(id=operator.id).update(failed_logins=0, locked_until=locked)
         raise SignInRefused("Wrong username or password")
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await OperatorSession.create(
