@@ -9,7 +9,10 @@ not); :func:`complete_document` then adds what it can't express: the error respo
 route of a kind can answer (read from the route's decorators, as the request pipeline reads
 them), the ``X-Request-ID`` header on every answer, required JSON bodies, and it drops what is
 not OpenAPI 3 (Swagger 2's ``produces``) or is implied (``HEAD``, answered like ``GET`` without
-a body).
+a body). It also gives every operation its ``operationId``
+(:func:`~mengchong.http.schemas.operation_id`, unless the route's ``@docs`` names one) and moves
+the links a route declares with ``@docs(links=...)`` (apigami copies them onto the operation) to
+its success response, leaving out a link whose target is not served (its plugin is off).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from aiohttp_apigami.swagger_ui import NAME_SWAGGER_SPEC
 from mengchong.config import RateLimitSettings
 from mengchong.http.errors import DESCRIPTIONS, ErrorCode
 from mengchong.http.routing import is_unmatched
-from mengchong.http.schemas import error_response
+from mengchong.http.schemas import error_response, operation_id
 from mengchong.http.validation import EnvelopeParser, RouteNeeds, validation_error
 from mengchong.keys import settings_key
 
@@ -140,8 +143,10 @@ def complete_document(app: web.Application, document: dict[str, Any]) -> None:
     for path, item in document["paths"].items():
         item.pop("head", None)
         for method, operation in item.items():
+            operation.setdefault("operationId", operation_id(method, path))
             statuses = implied_errors(needs.get((path, method)), rate_limited(limits, path))
             complete_operation(operation, statuses)
+    drop_dangling_links(document)
 
 
 def rate_limited(limits: RateLimitSettings, path: str) -> bool:
@@ -173,6 +178,7 @@ def implied_errors(needs: RouteNeeds | None, limited: bool) -> set[int]:
 def complete_operation(operation: dict[str, Any], statuses: set[int]) -> None:
     for key in SWAGGER2_KEYS:
         operation.pop(key, None)
+    links = operation.pop("links", None)
     body = operation.get("requestBody")
     if body is not None and "application/json" in body.get("content", {}):
         body["required"] = True  # a route's JSON body is what it validates: sending none is an error
@@ -187,3 +193,30 @@ def complete_operation(operation: dict[str, Any], statuses: set[int]) -> None:
         headers["X-Request-ID"] = REQUEST_ID_HEADER
         headers.update(ERROR_HEADERS.get(status, {}))
     operation["responses"] = dict(sorted(responses.items()))
+    if links:
+        successes = [status for status in responses if status.startswith("2")]
+        if len(successes) != 1:
+            raise ValueError(f"{operation['operationId']}: links need one success response, not {successes}")
+        responses[successes[0]]["links"] = links
+
+
+def drop_dangling_links(document: dict[str, Any]) -> None:
+    """Every link whose target operation (named by ``operationId``, as
+    :func:`~mengchong.http.schemas.link` does) is not in the document left out; two operations
+    with one ``operationId`` refused (a link could not say which it means)."""
+    ids: set[str] = set()
+    operations = [operation for item in document["paths"].values() for operation in item.values()]
+    for operation in operations:
+        if operation["operationId"] in ids:
+            raise ValueError(f"two operations have the operationId {operation['operationId']!r}")
+        ids.add(operation["operationId"])
+    for operation in operations:
+        for response in operation["responses"].values():
+            links = response.get("links")
+            if links is None:
+                continue
+            kept = {name: link for name, link in links.items() if link.get("operationId") in ids}
+            if kept:
+                response["links"] = kept
+            else:
+                del response["links"]

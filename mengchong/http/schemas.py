@@ -1,14 +1,19 @@
 """Marshmallow schemas of what the API answers, for the OpenAPI document: the success envelope
-around a route's ``data``, the list page, and the error responses a route declares.
+around a route's ``data``, the list page, the error responses a route declares, and the links
+from its success to the operations a client can call next with what it answered.
 
-A route documents its success with ``@response_schema(envelope(DataSchema))`` and the errors of
-its own domain with ``@docs(responses=errors(404, 409))``; the errors every route of its kind can
-answer (bad input, no token, rate limit, ...) are added by :mod:`mengchong.http.openapi` from what
-the route's decorators ask for.
+A route documents its success with ``@response_schema(envelope(DataSchema))``, the errors of
+its own domain with ``@docs(responses=errors(404, 409))`` and its links with
+``@docs(links={"read_pet": link("get", "/v1/pets/{pet_id}", ..., parameters={"pet_id":
+data_field("pet_id")})})``; the errors every route of its kind can answer (bad input, no token,
+rate limit, ...) are added by :mod:`mengchong.http.openapi` from what the route's decorators ask
+for, which also puts the links on the success response and gives every operation its
+:func:`operation_id`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as m
@@ -39,6 +44,37 @@ def error_response(status: int | str, description: str | None = None) -> dict[st
         "description": description or ERROR_DESCRIPTIONS.get(int(status), "Error"),
         "content": {"application/json": {"schema": {"$ref": ERROR_ENVELOPE_REF}}},
     }
+
+
+def operation_id(method: str, path: str) -> str:
+    """The ``operationId`` of the route ``method path`` in /openapi.json: both in snake case,
+    ``get_v1_pets_pet_id`` for ``GET /v1/pets/{pet_id}``; stable as long as the route is."""
+    return re.sub(r"[^0-9a-z]+", "_", f"{method} {path}".lower()).strip("_")
+
+
+def data_field(name: str) -> str:
+    """The runtime expression of a field of the success envelope's ``data``."""
+    return f"$response.body#/data/{name}"
+
+
+def link(
+    method: str,
+    path: str,
+    description: str,
+    *,
+    parameters: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An OpenAPI link for ``@docs(links={name: link(...)})``: the route's success answer feeds
+    the operation ``method path``, its ``parameters`` (by name) and the fields of its JSON
+    ``body`` given as runtime expressions (:func:`data_field`). A link to an operation that is
+    not served (its plugin is off) is left out of the document."""
+    target: dict[str, Any] = {"operationId": operation_id(method, path), "description": description}
+    if parameters:
+        target["parameters"] = parameters
+    if body:
+        target["requestBody"] = body
+    return target
 
 
 class Envelope(m.Schema):

@@ -9,7 +9,7 @@ from aiohttp_apigami import docs, querystring_schema, request_schema, response_s
 from mengchong.accounts.guard import authenticated, current_user
 from mengchong.http.conventions import AUTH
 from mengchong.http.envelope import json_response, ok
-from mengchong.http.schemas import envelope, errors
+from mengchong.http.schemas import envelope, errors, link
 from mengchong_plugins.checkin import schemas, service, views
 from mengchong_plugins.checkin.kept_status import status_body
 
@@ -36,6 +36,7 @@ async def checkin_status(request: web.Request) -> web.Response:
     summary="Check in for today (once a local day in app.timezone)",
     security=AUTH,
     responses=errors(409),
+    links={"status": link("get", "/v1/checkin/status", "The month with today's check-in and the streak")},
 )
 @response_schema(envelope(schemas.Checkin))
 @request_schema(schemas.CheckinBody)

@@ -12,7 +12,7 @@ from mengchong.accounts.guard import authenticated, current_user
 from mengchong.http.conventions import AUTH
 from mengchong.http.envelope import ok
 from mengchong.http.pagination import Page
-from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.schemas import data_field, envelope, errors, link, page
 from mengchong_plugins.leaderboard import friends
 from mengchong_plugins.leaderboard import schemas_friends as schemas
 
@@ -27,6 +27,14 @@ routes = web.RouteTableDef()
     "a code may be accepted by many users. 409 only if no free code was found (try again).",
     security=AUTH,
     responses=errors(409),
+    links={
+        "accept": link(
+            "post",
+            "/v1/friends/accept",
+            "Another user accepts the code (the inviter's own is refused)",
+            body={"code": data_field("code")},
+        )
+    },
 )
 @response_schema(envelope(schemas.InviteCode), 201)
 @request_schema(schemas.InviteBody)
@@ -46,6 +54,15 @@ async def create_invite(request: web.Request) -> web.Response:
     "has leaderboard.max_friends friends, 422 (42204) whose `errors` name `caller` and/or `inviter`.",
     security=AUTH,
     responses=errors(404, 422),
+    links={
+        "friends": link("get", "/v1/friends", "The caller's friends, the inviter among them"),
+        "remove_friend": link(
+            "delete",
+            "/v1/friends/{user_id}",
+            "End the friendship with the inviter",
+            parameters={"user_id": data_field("user_id")},
+        ),
+    },
 )
 @response_schema(envelope(schemas.FriendInfo))
 @request_schema(schemas.AcceptBody)

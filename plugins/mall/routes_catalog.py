@@ -12,7 +12,7 @@ from mengchong.http.conventions import AUTH, OPTIONAL_AUTH
 from mengchong.http.envelope import json_response, ok
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.http.pagination import Page
-from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.schemas import data_field, envelope, errors, link, page
 from mengchong.http.validation import answered_early_by, counts_client_ip_on_a_miss
 from mengchong.keys import limiter_key
 from mengchong_plugins.mall import catalog
@@ -76,6 +76,23 @@ async def get_product(request: web.Request) -> web.Response:
     summary="Create a product (admins only)",
     security=AUTH,
     responses=errors(403, 409),
+    links={
+        "read_product": link(
+            "get",
+            "/v1/mall/products/{product_id}",
+            "The product as the mall shows it",
+            parameters={"product_id": data_field("product_id")},
+        ),
+        "update_product": link(
+            "put",
+            "/v1/admin/products/{product_id}",
+            "Change the product",
+            parameters={"product_id": data_field("product_id")},
+        ),
+        "order": link(
+            "post", "/v1/mall/orders", "Order the product", body={"product_id": data_field("product_id")}
+        ),
+    },
 )
 @response_schema(envelope(schemas.MallProduct), 201)
 @request_schema(schemas.ProductCreate)

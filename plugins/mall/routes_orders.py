@@ -24,7 +24,7 @@ from mengchong.accounts.guard import admin_only, authenticated, current_user
 from mengchong.http.conventions import AUTH
 from mengchong.http.envelope import ok
 from mengchong.http.pagination import Page
-from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.schemas import data_field, envelope, errors, link, page
 from mengchong_plugins.mall import orders
 from mengchong_plugins.mall import schemas_orders as schemas
 
@@ -40,6 +40,11 @@ routes = web.RouteTableDef()
     "`Idempotent-Replayed: true`, the balance as it is now); with another body, 409.",
     security=AUTH,
     responses=errors(409, 422),
+    links={
+        "read_order": link(
+            "get", "/v1/mall/orders/{order_id}", "The order", parameters={"order_id": data_field("order_id")}
+        )
+    },
 )
 @response_schema(envelope(schemas.PlacedOrder), 201)
 @headers_schema(schemas.IdempotencyHeaders)

@@ -11,7 +11,7 @@ from mengchong.accounts.guard import accepting, auth_state_of, authenticated, cu
 from mengchong.http.conventions import AUTH, OPTIONAL_AUTH
 from mengchong.http.envelope import ok
 from mengchong.http.pagination import Page, PageQuery
-from mengchong.http.schemas import envelope, errors, page
+from mengchong.http.schemas import data_field, envelope, errors, link, page
 from mengchong.http.uploads import read_file_field
 from mengchong.keys import clock_key
 from mengchong.moderation import checked_text
@@ -19,6 +19,15 @@ from mengchong_plugins.pets import generation, photos, schemas, service, views
 from mengchong_plugins.pets.settings import PetsSettings
 
 routes = web.RouteTableDef()
+
+PET_LINKS = {
+    name: link(method, path, description, parameters={"pet_id": data_field("pet_id")})
+    for name, method, path, description in (
+        ("read_pet", "get", "/v1/pets/{pet_id}", "The pet with its status now"),
+        ("interact", "post", "/v1/pets/{pet_id}/interact", "Feed, pet, play with, clean or train it"),
+        ("interactions", "get", "/v1/pets/{pet_id}/interactions", "Its interaction history"),
+    )
+}
 
 
 @routes.post("/v1/pets/upload_photo")
@@ -28,6 +37,17 @@ routes = web.RouteTableDef()
     security=AUTH,
     requestBody=schemas.PHOTO_UPLOAD_BODY,
     responses=errors(400, 413, 503),
+    links={
+        "generate": link(
+            "post",
+            "/v1/pets/generate",
+            "Generate a pet from the photo",
+            body={"photo_id": data_field("photo_id")},
+        ),
+        "read_photo": link(
+            "get", "/v1/pets/photos/{photo_id}", "The photo", parameters={"photo_id": data_field("photo_id")}
+        ),
+    },
 )
 @response_schema(envelope(schemas.PhotoUploaded))
 @authenticated
@@ -69,6 +89,14 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
     summary="Start generating a pet from a photo; poll the task",
     security=AUTH,
     responses=errors(403, 404),
+    links={
+        "poll": link(
+            "get",
+            "/v1/pets/generate/{task_id}",
+            "The task, until it is done",
+            parameters={"task_id": data_field("generation_task_id")},
+        )
+    },
 )
 @response_schema(envelope(schemas.GenerationStarted))
 @request_schema(schemas.GenerateBody)
@@ -88,6 +116,14 @@ async def generate(request: web.Request) -> web.Response:
     summary="A generation task: pending, done (with the preview) or failed",
     security=AUTH,
     responses=errors(403, 404),
+    links={
+        "adopt": link(
+            "post",
+            "/v1/pets",
+            "Adopt the generated pet (once the task is done)",
+            body={"generation_result_id": data_field("generation_result_id")},
+        )
+    },
 )
 @response_schema(envelope(schemas.GenerationTask))
 @match_info_schema(schemas.TaskPath)
@@ -105,6 +141,7 @@ async def generation_status(request: web.Request) -> web.Response:
     summary="Adopt a generated pet and name it",
     security=AUTH,
     responses=errors(403, 404, 409, 422),
+    links=PET_LINKS,
 )
 @response_schema(envelope(schemas.Pet), 201)
 @request_schema(schemas.AdoptBody)
@@ -169,8 +206,11 @@ async def history(request: web.Request) -> web.Response:
 @docs(
     tags=["pets"],
     summary="Feed, pet, play with, clean or train the pet",
+    description="429 (with Retry-After) while the interaction cools down or once the pet has "
+    "learned enough for the day; 409 (with Retry-After) when other interactions changed the pet "
+    "at the same moment, nothing used.",
     security=AUTH,
-    responses=errors(403, 404, 422),
+    responses=errors(403, 404, 409, 422, 429),
 )
 @response_schema(envelope(schemas.InteractionOutcome))
 @match_info_schema(schemas.PetPath)

@@ -7,46 +7,41 @@ and must be our envelope with ``X-Request-ID``.
 The test reads the operations from the document, so a route added later is fuzzed without
 editing it. Path parameters are also filled with ids that exist (a pet, its photo and
 generation task, a third user for the admin routes), so the success answers are checked too.
-Hypothesis is derandomized: a run is reproducible, and a failure prints the request (curl).
+Each operation gets REQUESTS generated requests, shared by its ways of being fuzzed (valid or
+invalid, generated path or existing ids): a way that runs out of distinct requests (a fixed
+path that is the only input) leaves its share to the next ones.
+
+Then a stateful phase follows the document's links from operation to operation
+(tests/contract_stateful.py), and every operation that needs a token is called without one:
+401, code 40101, the bearer challenge. The checks and the server process are in
+tests/contract_support.py. Hypothesis is derandomized (Schemathesis still flips a coin of its
+own on whether a link's value is used), and a failure prints the request (curl).
 """
 
 from __future__ import annotations
 
-import io
+import math
 import re
-import subprocess
-import sys
+import statistics
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import hypothesis
-import orjson
 import pytest
 import requests
 import schemathesis
+from contract_stateful import run_stateful, schemathesis_config
+from contract_support import CHECKS, Identities, orange_photo, serve, server_errors
 from hypothesis import HealthCheck, Phase
-from PIL import Image
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from mengchong.config_loading import deep_merge
-from served import free_port, wait_until_serving
-from served import stop as stop_process
-from support import clean_env
 
-EXAMPLES = 40  # per operation, per generation mode, per way of filling its path
-DEFAULT_LIMITS_EXAMPLES = 10  # the pass with the shipped rate limits: mostly 429s after a while
+REQUESTS = 100  # per operation (one without parameters or a body may have fewer distinct ones)
+DEFAULT_LIMITS_REQUESTS = 20  # the pass with the shipped rate limits: mostly 429s after a while
+LEAST_PER_WAY = 5
 SETTINGS = hypothesis.settings(
-    max_examples=EXAMPLES,
+    max_examples=REQUESTS,
     derandomize=True,
     database=None,
     deadline=None,
@@ -57,118 +52,12 @@ SETTINGS = hypothesis.settings(
 FUZZ_CONFIG = {
     "ratelimit": {"enabled": False},  # a 429 would mask what the request would have found
     "auth": {"admin_openids": ["mock-fuzz-admin"]},
-    "plugins": {"enabled": ["pets", "checkin", "mall", "leaderboard", "notifications"]},  # every one shipped
+    # Every one shipped (the console's pages are HTML, not operations: nothing of it is fuzzed,
+    # but its routes are served beside the API's).
+    "plugins": {"enabled": ["pets", "checkin", "mall", "leaderboard", "notifications", "console"]},
     "notifications": {"templates": {"checkin_reward": {"template_id": "fuzz-checkin"}}},
 }
-FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 PATH_PARAMETER = re.compile(r"{(\w+)}")
-
-
-@schemathesis.check
-def answers_in_the_envelope(ctx: schemathesis.CheckContext, response: schemathesis.Response, case) -> None:
-    """Every answer carries X-Request-ID; a JSON one (every error) is the envelope."""
-    assert response.headers.get("x-request-id"), "no X-Request-ID header"
-    content_type = (response.headers.get("content-type") or [""])[0]
-    if response.status_code < 400 and not content_type.startswith("application/json"):
-        return  # a photo or the metrics text: content_type_conformance checks it is documented
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        raise AssertionError(f"not JSON: {response.content[:200]!r}") from None
-    assert isinstance(body, dict), f"not a JSON object: {body!r}"
-    code, message = body.get("code"), body.get("message")
-    assert type(code) is int, f"code is not an integer: {code!r}"
-    assert isinstance(message, str), f"message is not a string: {message!r}"
-    if response.status_code < 400:
-        assert code == 0, f"a success envelope has code 0: {body!r}"
-        assert "data" in body, f"a success envelope has data: {body!r}"
-    else:
-        assert code // 100 == response.status_code, f"code {code} does not start with the HTTP status"
-
-
-@schemathesis.check
-def status_is_documented(ctx: schemathesis.CheckContext, response: schemathesis.Response, case) -> None:
-    """status_code_conformance accepts anything when ``default`` is documented (as it is, for
-    the unexpected 500); this one wants the status itself listed."""
-    documented = set(case.operation.definition.raw["responses"]) - {"default"}
-    assert str(response.status_code) in documented, (
-        f"{response.status_code} is not documented for {case.operation.label} ({sorted(documented)})"
-    )
-
-
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    answers_in_the_envelope,
-    status_is_documented,
-]
-
-
-def environment(settings: dict[str, Any], prefix: str = "MENGCHONG") -> dict[str, str]:
-    """Settings as MENGCHONG__SECTION__KEY variables (JSON values are TOML values here)."""
-    variables: dict[str, str] = {}
-    for key, value in settings.items():
-        name = f"{prefix}__{key.upper()}"
-        if isinstance(value, dict):
-            variables.update(environment(value, name))
-        else:
-            variables[name] = orjson.dumps(value).decode()
-    return variables
-
-
-@dataclass
-class Identities:
-    """The fuzz user's and admin's tokens, renewed when a fuzzed request revoked them (logout)."""
-
-    base: str
-    session: requests.Session
-    tokens: dict[str, str] = field(default_factory=dict)
-    ids: dict[str, int] = field(default_factory=dict)
-    statuses: defaultdict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
-
-    def login(self, who: str) -> None:
-        response = self.session.post(f"{self.base}/v1/auth/wechat_login", json={"code": f"fuzz-{who}"})
-        if response.status_code == 429 and who in self.tokens:
-            return  # rate limits on: keep the revoked token, its 401s are answers too
-        assert response.status_code == 200, response.text
-        data = response.json()["data"]
-        self.ids[who] = int(data["user_info"]["user_id"])
-        if who in FUZZERS:
-            self.tokens[who] = data["token"]
-
-    def headers(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def for_operation(self, operation: Any) -> dict[str, str]:
-        return self.headers("admin" if "admin" in (operation.tags or []) else "user")
-
-    def renew_revoked(self) -> None:
-        for who in self.tokens:
-            check = self.session.get(f"{self.base}/v1/auth/check_session", headers=self.headers(who))
-            if check.status_code == 401:
-                self.login(who)
-
-    def is_protected(self, case: Any) -> bool:
-        """A path naming the fuzz user or admin (an admin route would ban them) is not sent."""
-        protected = {self.ids["user"], self.ids["admin"]}
-        for name, value in (case.path_parameters or {}).items():
-            if name != "user_id":  # another id (a notification's) may equal a user's
-                continue
-            try:
-                if int(str(value)) in protected:  # what the server's Integer field would read
-                    return True
-            except ValueError:
-                continue
-        return False
-
-
-def orange_photo() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (300, 400), (255, 140, 0)).save(out, format="PNG")
-    return out.getvalue()
 
 
 def seed(schema: Any, identities: Identities) -> dict[str, str]:
@@ -234,19 +123,22 @@ def seed(schema: Any, identities: Identities) -> dict[str, str]:
 
 
 def fuzz_operation(
-    operation: Any, identities: Identities, known: dict[str, str], settings: hypothesis.settings
+    operation: Any, identities: Identities, known: dict[str, str], requests_each: int
 ) -> list[str]:
-    """Every way of fuzzing one operation; the failures found, as text (request included)."""
+    """Every way of fuzzing one operation, ``requests_each`` requests in all; the failures found,
+    as text (request included)."""
     names = PATH_PARAMETER.findall(operation.path)
     fixed = {name: known[name] for name in names if name in known}
-    ways = [(mode, {}) for mode in schemathesis.GenerationMode]
-    if fixed:
-        ways += [(mode, fixed) for mode in schemathesis.GenerationMode]
+    ways = [(mode, fixed) for mode in schemathesis.GenerationMode] if fixed else []
+    ways += [(mode, {}) for mode in schemathesis.GenerationMode]  # last: it has the most to vary
     failures = []
-    for mode, path_parameters in ways:
+    for index, (mode, path_parameters) in enumerate(ways):
+        left = requests_each - sum(identities.statuses[operation.label].values())
+        share = max(math.ceil(left / (len(ways) - index)), LEAST_PER_WAY)
         strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters or None)
         try:
-            run(strategy.filter(lambda case: not identities.is_protected(case)), identities, settings)
+            allowed = strategy.filter(lambda case: not identities.is_protected(case))
+            run(allowed, identities, hypothesis.settings(SETTINGS, max_examples=share))
         except hypothesis.errors.Unsatisfiable:
             assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
             continue  # nothing to make invalid: no parameters, no body (or only the fixed path)
@@ -260,86 +152,115 @@ def run(strategy: Any, identities: Identities, settings: hypothesis.settings) ->
     @settings
     @hypothesis.given(case=strategy)
     def examples(case: Any) -> None:
-        headers = identities.for_operation(case.operation)
+        who = identities.caller(case.operation)
+        headers = identities.headers(who)
         response = case.call(session=identities.session, headers=headers, timeout=30)
         identities.statuses[case.operation.label][response.status_code] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         finally:
             if case.method.upper() != "GET" and response.status_code < 300:
-                identities.renew_revoked()
+                identities.renew_revoked(who)
 
     examples()
 
 
-async def serve(settings: dict[str, Any], tmp_path: Path) -> tuple[str, Callable[[], None]]:
-    """``mengchong serve`` with ``settings`` on a free port, its log in ``tmp_path/server.log``
-    (a file: a pipe nobody reads would fill up and stall the server)."""
-    port = free_port()
-    env = clean_env(**environment(settings), MENGCHONG__SERVER__PORT=str(port))
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mengchong", "serve", "--migrate"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-
-    def stop() -> None:
-        stop_process(process)
-        log.close()
-
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_serving(f"{base}/healthz", process)
-    except BaseException:
-        stop()
-        raise
-    return base, stop
-
-
-def server_errors(tmp_path: Path) -> str:
-    """The server's logged errors (tracebacks included), to show beside the failures."""
-    errors = []
-    for line in (tmp_path / "server.log").read_text().splitlines():
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
+def unauthenticated(operations: list[Any], identities: Identities, known: dict[str, str]) -> list[str]:
+    """Every operation whose security requires the bearer token, called once without one (its
+    path naming what exists): a 401, envelope code 40101, the bearer challenge; the failures."""
+    failures = []
+    for operation in operations:
+        security = operation.definition.raw.get("security") or []
+        if not security or {} in security:  # public, or a token is one proof of access of several
             continue
-        if record.get("level") == "ERROR":
-            errors.append(f"{record['message']}\n{record.get('exception', '')}")
-    return "\n".join(errors)[-20_000:]
+        # The guard answers before the path is validated: an id the seed did not make will do.
+        path = {name: known.get(name, "1") for name in PATH_PARAMETER.findall(operation.path)}
+        case = operation.Case(path_parameters=path)
+        response = case.call(session=identities.session, timeout=30)
+        identities.anonymous[operation.label] = response.status_code
+        try:
+            case.validate_response(response, checks=CHECKS)
+            assert response.status_code == 401, f"{response.status_code}: {response.text[:200]}"
+            assert response.json()["code"] == 40101, response.text[:200]
+            (challenge,) = response.headers.get("www-authenticate", [""])  # Schemathesis': lowercase, lists
+            assert challenge.startswith("Bearer"), f"WWW-Authenticate: {challenge!r}"
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"{operation.label} without a token:\n{exc}")
+    return failures
 
 
-async def fuzz(settings: dict[str, Any], tmp_path: Path, examples: int) -> None:
-    """Start a server with ``settings``, fuzz every operation of its document, assert no failure."""
+def takes_input(operation: Any) -> bool:
+    raw = operation.definition.raw
+    return bool(raw.get("parameters")) or "requestBody" in raw
+
+
+def thin_operations(operations: list[Any], identities: Identities, minimum: int) -> list[str]:
+    """The operations with parameters or a body sent fewer than ``minimum`` generated requests."""
+    sent = {label: sum(statuses.values()) for label, statuses in identities.statuses.items()}
+    with_input = sorted(sent[o.label] for o in operations if takes_input(o))
+    print(
+        f"generated requests per operation with parameters or a body: min {with_input[0]}, "
+        f"median {statistics.median(with_input)}, max {with_input[-1]}"
+    )
+    no_input = sorted(f"{o.label} ({sent[o.label]})" for o in operations if not takes_input(o))
+    print(f"  without (as many as Hypothesis makes distinct, not held to {minimum}): {', '.join(no_input)}")
+    return [f"{o.label}: {sent[o.label]}" for o in operations if takes_input(o) and sent[o.label] < minimum]
+
+
+async def fuzz(
+    settings: dict[str, Any], tmp_path: Path, requests_each: int, *, every_phase: bool = True
+) -> None:
+    """Start a server with ``settings``, fuzz every operation of its document; then, with
+    ``every_phase``, follow its links (contract_stateful.py) and call each route that needs a
+    token without one. Assert no failure."""
     base, stop = await serve(settings, tmp_path)
+    followed = None
+    took: dict[str, float] = {}
     try:
         with requests.Session() as session:
             identities = Identities(base, session)
             identities.login("user")
             identities.login("admin")
-            schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+            schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=schemathesis_config())
             known = seed(schema, identities)
             failures: list[str] = []
             fuzzed = [result.ok() for result in schema.get_all_operations()]
-            per_way = hypothesis.settings(SETTINGS, max_examples=examples)
+            started = time.monotonic()
             for operation in fuzzed:
-                failures += fuzz_operation(operation, identities, known, per_way)
+                failures += fuzz_operation(operation, identities, known, requests_each)
+            took["stateless"] = time.monotonic() - started
+            if every_phase:
+                started = time.monotonic()
+                try:
+                    followed = run_stateful(schema, identities)
+                except (Exception, BaseExceptionGroup) as exc:
+                    failures.append(f"stateful phase:\n{exc}")
+                took["stateful"] = time.monotonic() - started
+                failures += unauthenticated(fuzzed, identities, known)
     finally:
         stop()
     for label, statuses in sorted(identities.statuses.items()):
         print(f"{label}: {sum(statuses.values())} requests, {dict(sorted(statuses.items()))}")
+    print(", ".join(f"{phase} phase: {seconds:.1f} s" for phase, seconds in took.items()))
+    if followed is not None:
+        print("\n".join(followed.report()))
     assert len(fuzzed) >= 24
     assert set(identities.statuses) == {operation.label for operation in fuzzed}
     assert not failures, "\n\n".join(failures) + "\n\nServer errors:\n" + server_errors(tmp_path)
+    if every_phase:
+        assert followed is not None
+        missing = sorted(followed.chains_never_followed_to_a_success())
+        assert not missing, f"links never followed to a success: {missing}"
+        print(f"without a token: {len(identities.anonymous)} operations, each a 401")
+        assert len(identities.anonymous) >= 30
+        thin = thin_operations(fuzzed, identities, requests_each)
+        assert not thin, f"fewer than {requests_each} requests: {thin}"
 
 
 @pytest.mark.timeout(900)
 async def test_every_operation_of_the_live_document_holds_under_fuzzing(profile, tmp_path):
     settings = deep_merge({k: v for k, v in profile.items() if k != "profile"}, FUZZ_CONFIG)
-    await fuzz(settings, tmp_path, EXAMPLES)
+    await fuzz(settings, tmp_path, REQUESTS)
 
 
 @pytest.mark.timeout(600)
@@ -353,4 +274,4 @@ async def test_with_the_default_rate_limits_every_answer_still_holds(tmp_path):
         "auth": FUZZ_CONFIG["auth"],
         "notifications": FUZZ_CONFIG["notifications"],
     }
-    await fuzz(settings, tmp_path, DEFAULT_LIMITS_EXAMPLES)
+    await fuzz(settings, tmp_path, DEFAULT_LIMITS_REQUESTS, every_phase=False)

@@ -11,6 +11,7 @@ import pytest
 from mengchong.keys import database_key
 from mengchong_plugins.pets import store
 from pets_support import act, adopted, give, held, user_id_of
+from support import bearer, login, settings_from
 
 
 async def test_petting_changes_status_logs_and_publishes(client, alice):
@@ -32,6 +33,20 @@ async def test_cooldown_is_429_with_the_time_left(client, alice):
     assert response.status == 429
     assert body["code"] == 42901
     assert 1 <= int(response.headers["Retry-After"]) <= 30
+
+
+async def test_the_cooldown_429_and_a_lost_race_409_are_documented(profile, make_client):
+    """The route answers them itself: they are in /openapi.json even when no rate limit adds a 429."""
+    settings = settings_from(profile, plugins={"enabled": ["pets"]}, ratelimit={"enabled": False})
+    client = await make_client(settings)
+    alice = bearer((await login(client, "alice"))["token"])
+    pet = await adopted(client, alice)
+    assert (await act(client, alice, pet["pet_id"], "petting"))[0].status == 200
+    assert (await act(client, alice, pet["pet_id"], "petting"))[0].status == 429
+    document = await (await client.get("/openapi.json")).json()
+    responses = document["paths"]["/v1/pets/{pet_id}/interact"]["post"]["responses"]
+    assert {"409", "429"} <= set(responses)
+    assert "Retry-After" in responses["429"]["headers"]
 
 
 async def test_simultaneous_pettings_under_a_cooldown_are_one_200_and_the_rest_429(client, alice):
