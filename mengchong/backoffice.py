@@ -2,7 +2,8 @@
 :class:`Section` is a table (with filters) and the actions an operator may take on it, each a
 coroutine over the plugin's own services. The console plugin draws them, signs operators in,
 checks CSRF tokens, applies each submitted form once and writes the audit log; a plugin returns
-its sections from the ``mengchong_console_sections`` hook.
+its sections from the ``mengchong_console_sections`` hook, and the figures it adds to the
+dashboard (:class:`Figure`) from ``mengchong_console_figures``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class Table:
     rows: list[tuple[Any, ...]]
     keys: list[str]
     total: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number on the console's dashboard: ``read(app)``, e.g. today's check-ins."""
+
+    label: str
+    read: Callable[[web.Application], Awaitable[int]]
 
 
 @dataclass(frozen=True)

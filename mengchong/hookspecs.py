@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from pydantic import BaseModel
 
-    from mengchong.backoffice import Section
+    from mengchong.backoffice import Figure, Section
     from mengchong.commands import Command
     from mengchong.economy.items import Item
     from mengchong.events import Subscriber
@@ -80,3 +80,8 @@ def mengchong_readiness(app: web.Application) -> Iterable[tuple[str, Any]] | Non
 @hookspec
 def mengchong_console_sections(app: web.Application) -> Iterable[Section] | None:
     """Return the plugin's pages of the operator console (:mod:`mengchong.backoffice`)."""
+
+
+@hookspec
+def mengchong_console_figures(app: web.Application) -> Iterable[Figure] | None:
+    """Return the numbers the plugin adds to the console's dashboard (``mengchong.backoffice.Figure``)."""

@@ -13,11 +13,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl, plugin_settings
+from mengchong.backoffice import Figure
+from mengchong.clock import local_day
 from mengchong.config import ConfigError
 from mengchong.economy.items import Item
-from mengchong.keys import item_catalog_key
+from mengchong.keys import clock_key, item_catalog_key, settings_key
 from mengchong.storage.database import ModelSet
 from mengchong_plugins.checkin.kept_status import kept_statuses, kept_statuses_key
+from mengchong_plugins.checkin.models import CheckinLog
 from mengchong_plugins.checkin.routes import routes
 from mengchong_plugins.checkin.settings import CheckinSettings
 
@@ -65,3 +68,14 @@ def check_bonus_items(app: web.Application) -> None:
             known = ", ".join(item.item_id for item in catalog) or "none"
             where = f"checkin.bonuses.{day}.item_id"
             raise ConfigError(f"{where}: {bonus.item_id!r} is not in the item catalog (known: {known})")
+
+
+async def checkins_today(app: web.Application) -> int:
+    """Users who checked in on today's local day (make-up days of earlier days not counted)."""
+    today = local_day(app[clock_key].now(), app[settings_key].app.timezone)
+    return await CheckinLog.filter(day=today, retroactive=False).count()
+
+
+@hookimpl
+def mengchong_console_figures(app: web.Application) -> Iterable[Figure]:
+    return [Figure("Check-ins today", checkins_today)]

@@ -15,11 +15,13 @@ from tortoise.queryset import QuerySet
 
 from mengchong.accounts.login import revoke_tokens
 from mengchong.accounts.models import User
+from mengchong.backoffice import Figure
 from mengchong.clock import local_day, start_of_local_day
 from mengchong.economy.inventory import list_items
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.economy.points import LedgerResult, adjust_points
-from mengchong.keys import clock_key, database_key, metrics_key, settings_key
+from mengchong.keys import clock_key, database_key, metrics_key, plugin_manager_key, settings_key
+from mengchong.plugin_manager import calls_by_plugin
 from mengchong_plugins.console import audit
 from mengchong_plugins.console.models import Operator
 
@@ -37,6 +39,7 @@ class Numbers:
     points_spent_today: int
     queues: list[dict[str, Any]]
     outbox_lag_seconds: float
+    figures: list[tuple[str, int]]
 
 
 async def search_users(query: str) -> list[User]:
@@ -115,4 +118,10 @@ async def numbers(app: web.Application) -> Numbers:
         points_spent_today=-spent,
         queues=sorted(queues.values(), key=lambda row: row["queue"]),
         outbox_lag_seconds=lag,
+        figures=[(figure.label, await figure.read(app)) for figure in figures_of(app)],
     )
+
+
+def figures_of(app: web.Application) -> list[Figure]:
+    found = calls_by_plugin(app[plugin_manager_key], "mengchong_console_figures", app=app)
+    return [figure for _plugin, figures in found for figure in figures]

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl
-from mengchong.backoffice import Section
+from mengchong.backoffice import Figure, Section
 from mengchong.commands import Command
 from mengchong.storage.database import ModelSet
 from mengchong_plugins.mall import backoffice, importer, routes_catalog, routes_orders
@@ -45,3 +45,8 @@ def mengchong_commands() -> Iterable[Command]:
 @hookimpl
 def mengchong_console_sections(app: web.Application) -> Iterable[Section]:
     return backoffice.sections(app)
+
+
+@hookimpl
+def mengchong_console_figures(app: web.Application) -> Iterable[Figure]:
+    return [Figure("Orders today", backoffice.orders_today)]

@@ -12,10 +12,12 @@ import marshmallow as m
 from aiohttp import web
 
 from mengchong.backoffice import Action, Change, Field, Section, Table
+from mengchong.clock import local_day, start_of_local_day
 from mengchong.http.errors import ApiError, ErrorCode, not_found
 from mengchong.http.pagination import Page
+from mengchong.keys import clock_key, settings_key
 from mengchong_plugins.mall import catalog, orders
-from mengchong_plugins.mall.models import Product
+from mengchong_plugins.mall.models import Order, Product
 from mengchong_plugins.mall.schemas_catalog import ProductCreate, ProductUpdate
 
 OPERATOR = "console"  # the catalog's admin log: the console's own audit log says which operator
@@ -101,6 +103,25 @@ async def set_stock(app: web.Application, values: Mapping[str, str]) -> Change:
     return await _change(app, values["key"], {"stock_quantity": stock}, f"stock set to {stock}")
 
 
+async def orders_today(app: web.Application) -> int:
+    """Orders made since the local day began."""
+    timezone = app[settings_key].app.timezone
+    start = start_of_local_day(local_day(app[clock_key].now(), timezone), timezone)
+    return await Order.filter(created_at__gte=start).count()
+
+
+async def edit(app: web.Application, values: Mapping[str, str]) -> Change:
+    """Change the fields filled in (the others stay as they are)."""
+    changes: dict[str, Any] = {name: value for name, value in values.items() if name != "key" and value != ""}
+    if not changes:
+        raise ApiError(ErrorCode.BAD_FIELD, "fill in at least one field to change")
+    if "points_cost" in changes:
+        changes["points_cost"] = number(changes["points_cost"], "points_cost")
+    if "sort_order" in changes:
+        changes["sort_order"] = number(changes["sort_order"], "sort_order")
+    return await _change(app, values["key"], changes, "changed")
+
+
 async def orders_table(app: web.Application, filters: Mapping[str, str], offset: int, limit: int) -> Table:
     user = filters.get("user_id", "")
     if user and not user.isdigit():
@@ -139,6 +160,14 @@ PRODUCT_FIELDS = (
 )
 
 
+EDIT_FIELDS = (
+    Field("name", "Name"),
+    Field("points_cost", "Points", "number"),
+    Field("category", "Category"),
+    Field("sort_order", "Order", "number"),
+)
+
+
 def sections(app: web.Application) -> list[Section]:
     return [
         Section(
@@ -149,6 +178,7 @@ def sections(app: web.Application) -> list[Section]:
             actions=(
                 Action("create", "Create a product", create, PRODUCT_FIELDS),
                 Action("shelf", "On/off the shelf", toggle_shelf, per_row=True),
+                Action("edit", "Change", edit, EDIT_FIELDS, per_row=True),
                 Action(
                     "stock",
                     "Set stock",

@@ -172,3 +172,41 @@ async def test_an_unknown_section_or_action_is_a_404_page(client):
         "/admin/s/mall-products/explode", data={"_csrf": csrf}, allow_redirects=False
     )
     assert response.status == 404
+
+
+async def test_a_product_is_changed_field_by_field_and_an_empty_form_is_refused(client):
+    await add_operator(client)
+    await sign_in(client)
+    csrf, keys = await operator_on(client, "/admin/s/mall-products")
+    await client.post("/admin/s/mall-products/create", data={"_csrf": csrf, "form_key": keys[0], **PRODUCT})
+    _, html = await get_page(client, "/admin/s/mall-products")
+    product_id = re.search(r'name="key" value="([0-9a-f]{32})"', html).group(1)
+    edit_key = KEYS.findall(html)[2]  # create, then the row's shelf, change and stock forms
+    empty = {"_csrf": token_in(html), "form_key": edit_key, "key": product_id}
+    response = await client.post("/admin/s/mall-products/edit", data=empty, allow_redirects=False)
+    assert response.status == 400
+    assert "at least one field" in await response.text()
+    changed = {**empty, "name": "Renamed fish", "points_cost": "40"}
+    assert (
+        await client.post("/admin/s/mall-products/edit", data=changed, allow_redirects=False)
+    ).status == 303
+    detail = (await (await client.get(f"/v1/mall/products/{product_id}")).json())["data"]
+    assert (detail["name"], detail["points_cost"], detail["category"]) == ("Renamed fish", 40, "food")
+    with client.server.app[database_key].activate():
+        entry = await AuditEntry.get(action="mall-products.edit")
+    assert (entry.before, entry.after) == (
+        {"name": "Console fish", "points_cost": 15},
+        {"name": "Renamed fish", "points_cost": 40},
+    )
+
+
+async def test_the_dashboard_shows_the_plugins_figures(client):
+    await add_operator(client)
+    await sign_in(client)
+    _, html = await get_page(client, "/admin")
+    assert "Check-ins today<b>0</b>" in html
+    assert "Orders today<b>0</b>" in html
+    user = bearer((await login(client, "early"))["token"])
+    assert (await client.post("/v1/checkin", headers=user)).status == 200
+    _, html = await get_page(client, "/admin")
+    assert "Check-ins today<b>1</b>" in html
