@@ -3,7 +3,8 @@
 coroutine over the plugin's own services. The console plugin draws them, signs operators in,
 checks CSRF tokens, applies each submitted form once and writes the audit log; a plugin returns
 its sections from the ``mengchong_console_sections`` hook, and the figures it adds to the
-dashboard (:class:`Figure`) from ``mengchong_console_figures``.
+dashboard (:class:`Figure`) from ``mengchong_console_figures``, and what it shows on a user's page
+(:class:`UserPanel`) from ``mengchong_console_user_panels``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ class Figure:
 
     label: str
     read: Callable[[web.Application], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class UserPanel:
+    """A table on a user's page of the console: ``read(app, user_id)``, e.g. the user's pets."""
+
+    title: str
+    read: Callable[[web.Application, int], Awaitable[Table]]
 
 
 @dataclass(frozen=True)

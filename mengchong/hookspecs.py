@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from pydantic import BaseModel
 
-    from mengchong.backoffice import Figure, Section
+    from mengchong.backoffice import Figure, Section, UserPanel
     from mengchong.commands import Command
     from mengchong.economy.items import Item
     from mengchong.events import Subscriber
@@ -85,3 +85,8 @@ def mengchong_console_sections(app: web.Application) -> Iterable[Section] | None
 @hookspec
 def mengchong_console_figures(app: web.Application) -> Iterable[Figure] | None:
     """Return the numbers the plugin adds to the console's dashboard (``mengchong.backoffice.Figure``)."""
+
+
+@hookspec
+def mengchong_console_user_panels(app: web.Application) -> Iterable[UserPanel] | None:
+    """Return the tables the plugin adds to a user's page of the console (``UserPanel``)."""

@@ -161,6 +161,7 @@ async def show_user(
         "page": number,
         "pages": max(1, -(-total // size)),
         "items": await service.inventory(request.app, user.id),
+        "panels": await service.user_panels(request.app, user.id),
         "form_key": uuid.uuid4(),  # the points form's idempotency key: one change per form
         "notice": notice,
         "error": error,

@@ -14,10 +14,12 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mengchong import hookimpl, plugin_settings
+from mengchong.backoffice import Table, UserPanel
 from mengchong.economy.items import Item
+from mengchong.http.pagination import Page
 from mengchong.keys import settings_key
 from mengchong.tasks import Consumer
-from mengchong_plugins.pets import generation, photos, store
+from mengchong_plugins.pets import generation, photos, service, store
 from mengchong_plugins.pets.routes import routes
 from mengchong_plugins.pets.settings import PetsSettings
 
@@ -63,3 +65,15 @@ def mengchong_consumers(app: web.Application) -> Iterable[Consumer]:
     max_attempts = app[settings_key].queue.max_attempts
     consume = partial(generation.run_generation_task, app, max_attempts=max_attempts)
     return [Consumer(generation.GENERATION_QUEUE, consume)]
+
+
+async def pets_of(app: web.Application, user_id: int) -> Table:
+    """The user's pets, oldest first (a user keeps at most a few)."""
+    found, total = await service.list_pets(app, user_id, Page(1, 100))
+    rows = [(pet["id"], pet["name"], pet["species"], pet["level"]) for pet in found]
+    return Table(("Pet", "Name", "Species", "Level"), rows, [pet["id"] for pet in found], total)
+
+
+@hookimpl
+def mengchong_console_user_panels(app: web.Application) -> Iterable[UserPanel]:
+    return [UserPanel("Pets", pets_of)]

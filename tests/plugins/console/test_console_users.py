@@ -1,6 +1,7 @@
 """What an operator does to users through the console, on both profiles: find them, ban them
 (their token then fails on the API) and lift the ban, adjust their points with a form that
-applies once however often it is sent, see their ledger; each change in the audit log."""
+applies once however often it is sent, see their ledger and the plugins' panels (their pets);
+each change in the audit log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from console_support import FORM_KEY, add_operator, get_page, sign_in, token_in
 
 from mengchong.keys import database_key
 from mengchong_plugins.console.models import AuditEntry
+from pets_support import adopted
 from support import bearer, login
 
 
@@ -142,3 +144,13 @@ async def test_the_plugins_page_shows_settings_with_secrets_hidden(client):
     assert "GET /admin/users" in html
     assert "dev-secret-change-me" not in html
     assert "&#34;jwt_secret&#34;: &#34;***&#34;" in html or '"jwt_secret": "***"' in html
+
+
+async def test_a_users_page_shows_the_plugins_panels_such_as_their_pets(client):
+    alice_id, alice = await signed_in_with_alice(client)
+    pet = await adopted(client, alice, name="Mochi")
+    status, html = await get_page(client, f"/admin/users/{alice_id}")
+    assert status == 200
+    assert "<h2>Pets</h2>" in html
+    assert "Mochi" in html
+    assert pet["pet_id"] in html
