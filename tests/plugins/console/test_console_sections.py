@@ -35,6 +35,16 @@ async def operator_on(client, page: str) -> tuple[str, list[str]]:
     return token_in(html), KEYS.findall(html)
 
 
+async def signed_in_with_a_product(client) -> tuple[str, str]:
+    """Sign in and create PRODUCT through the console; its id and the products page after."""
+    await add_operator(client)
+    await sign_in(client)
+    csrf, keys = await operator_on(client, "/admin/s/mall-products")
+    await client.post("/admin/s/mall-products/create", data={"_csrf": csrf, "form_key": keys[0], **PRODUCT})
+    _, html = await get_page(client, "/admin/s/mall-products")
+    return re.search(r'name="key" value="([0-9a-f]{32})"', html).group(1), html
+
+
 async def public_names(client) -> list[str]:
     listed = await (await client.get("/v1/mall/products?limit=100")).json()
     return [item["name"] for item in listed["data"]["items"]]
@@ -81,12 +91,7 @@ async def test_a_refused_product_form_says_why_and_can_be_sent_again_fixed(clien
 
 
 async def test_shelf_and_stock_are_changed_per_row_and_orders_are_listed(client):
-    await add_operator(client)
-    await sign_in(client)
-    csrf, keys = await operator_on(client, "/admin/s/mall-products")
-    await client.post("/admin/s/mall-products/create", data={"_csrf": csrf, "form_key": keys[0], **PRODUCT})
-    _, html = await get_page(client, "/admin/s/mall-products")
-    product_id = re.search(r'name="key" value="([0-9a-f]{32})"', html).group(1)
+    product_id, html = await signed_in_with_a_product(client)
     csrf, keys = token_in(html), KEYS.findall(html)
     stock = {"_csrf": csrf, "form_key": keys[-1], "key": product_id, "stock_quantity": "7"}
     assert (
@@ -175,12 +180,7 @@ async def test_an_unknown_section_or_action_is_a_404_page(client):
 
 
 async def test_a_product_is_changed_field_by_field_and_an_empty_form_is_refused(client):
-    await add_operator(client)
-    await sign_in(client)
-    csrf, keys = await operator_on(client, "/admin/s/mall-products")
-    await client.post("/admin/s/mall-products/create", data={"_csrf": csrf, "form_key": keys[0], **PRODUCT})
-    _, html = await get_page(client, "/admin/s/mall-products")
-    product_id = re.search(r'name="key" value="([0-9a-f]{32})"', html).group(1)
+    product_id, html = await signed_in_with_a_product(client)
     edit_key = KEYS.findall(html)[2]  # create, then the row's shelf, change and stock forms
     empty = {"_csrf": token_in(html), "form_key": edit_key, "key": product_id}
     response = await client.post("/admin/s/mall-products/edit", data=empty, allow_redirects=False)

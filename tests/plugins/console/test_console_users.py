@@ -20,6 +20,17 @@ async def signed_in_with_alice(client) -> tuple[int, dict[str, str]]:
     return int(data["user_info"]["user_id"]), bearer(data["token"])
 
 
+async def points_form(client, page: str, delta: str, reason: str) -> dict[str, str]:
+    """The fields of ``page``'s points form, filled in (its CSRF token and form key included)."""
+    _, html = await get_page(client, page)
+    return {
+        "_csrf": token_in(html),
+        "form_key": FORM_KEY.search(html).group(1),
+        "delta": delta,
+        "reason": reason,
+    }
+
+
 async def audit_rows(client) -> list[tuple[str, str, dict | None, dict | None]]:
     with client.server.app[database_key].activate():
         rows = await AuditEntry.all().order_by("id")
@@ -59,13 +70,7 @@ async def test_a_ban_stops_the_users_token_and_lifting_it_lets_them_back(client)
 async def test_a_points_form_sent_twice_applies_once(client):
     alice_id, alice = await signed_in_with_alice(client)
     page = f"/admin/users/{alice_id}"
-    _, html = await get_page(client, page)
-    form = {
-        "_csrf": token_in(html),
-        "form_key": FORM_KEY.search(html).group(1),
-        "delta": "150",
-        "reason": "goodwill",
-    }
+    form = await points_form(client, page, "150", "goodwill")
     for _ in range(2):  # a double click, or the browser sending the form again
         response = await client.post(f"{page}/points", data=form, allow_redirects=False)
         assert response.status == 303
@@ -121,13 +126,7 @@ async def test_an_unknown_user_is_a_404_page(client):
 async def test_the_dashboard_counts_users_and_todays_points(client):
     alice_id, _ = await signed_in_with_alice(client)
     page = f"/admin/users/{alice_id}"
-    _, html = await get_page(client, page)
-    form = {
-        "_csrf": token_in(html),
-        "form_key": FORM_KEY.search(html).group(1),
-        "delta": "70",
-        "reason": "gift",
-    }
+    form = await points_form(client, page, "70", "gift")
     await client.post(f"{page}/points", data=form, allow_redirects=False)
     status, html = await get_page(client, "/admin")
     assert status == 200
