@@ -34,7 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="users a check-in run goes through, each once (default 40000: a 10 s run below 4,000 req/s)",
     )
-    parser.add_argument("--smoke", action="store_true", help="50 users, 1-second runs")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="50 users, 1-second runs, no warm-up: proves the bench runs, measures nothing",
+    )
     parser.add_argument(
         "--only", action="append", default=[], help="only endpoints whose name contains this (repeatable)"
     )

@@ -168,13 +168,13 @@ def timed_run(target: Target, seconds: float, connections: int) -> Run:
 
 
 def measure(targets: list[Target], args: argparse.Namespace) -> list[Result]:
-    """A warm-up run of each target (as long as a measured one), then ``--runs`` rounds in which
-    each target runs once in turn, so an endpoint and its baseline see the same moments of a
-    noisy machine; for each, the run with the median req/s is reported.
+    """A warm-up run of each target (as long as a measured one; none with ``--smoke``), then
+    ``--runs`` rounds in which each target runs once in turn, so an endpoint and its baseline see
+    the same moments of a noisy machine; for each, the run with the median req/s is reported.
 
     With ``--py-spy DIR``, a further run of each target with a ``pid`` is profiled (never one
     that is measured)."""
-    for target in targets:
+    for target in targets if not args.smoke else ():  # the smoke run measures nothing
         (target.before_each or (lambda: None))()
         # As long as a measured run: at 1,000 req/s that reaches each of 10,000 users once, so
         # what the product keeps per user (verified tokens, auth states, profiles) is warm.

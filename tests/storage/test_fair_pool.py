@@ -13,6 +13,7 @@ from mengchong.storage.postgres import fair_pool
 
 pytestmark = pytest.mark.services
 USERS = 40
+TRIALS = 5
 
 
 async def most_overtaken(pool: asyncpg.Pool) -> int:
@@ -33,17 +34,19 @@ async def most_overtaken(pool: asyncpg.Pool) -> int:
     return worst
 
 
-async def test_no_one_waits_behind_those_who_asked_after_them(postgres_url: str) -> None:
-    pool = await fair_pool(postgres_url, min_size=2, max_size=2)
+async def worst_of_trials(pool: asyncpg.Pool) -> int:
+    """The worst of TRIALS rounds: asyncpg's pool is unfair often, not in every round."""
     try:
-        assert await most_overtaken(pool) <= USERS - 1  # at most everyone else, once
+        return max([await most_overtaken(pool) for _ in range(TRIALS)])
     finally:
         await pool.close()
-    unfair = await asyncpg.create_pool(postgres_url, min_size=2, max_size=2)
-    try:
-        assert await most_overtaken(unfair) > USERS - 1  # what it fixes: asyncpg's own pool
-    finally:
-        await unfair.close()
+
+
+async def test_no_one_waits_behind_those_who_asked_after_them(postgres_url: str) -> None:
+    fair = await worst_of_trials(await fair_pool(postgres_url, min_size=2, max_size=2))
+    assert fair <= USERS - 1  # at most everyone else, once, in every round
+    unfair = await worst_of_trials(await asyncpg.create_pool(postgres_url, min_size=2, max_size=2))
+    assert unfair > USERS - 1  # what it fixes: asyncpg's own pool lets newcomers overtake
 
 
 async def test_a_connection_released_twice_or_a_failed_acquire_keeps_the_count(postgres_url: str) -> None:
