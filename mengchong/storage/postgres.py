@@ -115,8 +115,11 @@ class FairPool(asyncpg.Pool):
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
         started = time.monotonic()
-        async with asyncio.timeout(timeout):  # None: no limit
+        if timeout is None:  # every request's acquire: no timer to make and drop
             await self._turns.acquire()
+        else:
+            async with asyncio.timeout(timeout):
+                await self._turns.acquire()
         try:
             left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             connection = await super()._acquire(left)
