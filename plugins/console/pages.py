@@ -125,6 +125,12 @@ async def users(request: web.Request, who: SignedIn) -> web.StreamResponse:
     return page("users.html", who=who, query=query, users=await service.search_users(query))
 
 
+def no_such_user(who: SignedIn) -> web.Response:
+    return page(
+        "message.html", status=404, who=who, title="No such user", text="There is no user with this id."
+    )
+
+
 async def user_or_none(request: web.Request) -> User | None:
     raw = request.match_info["user_id"]
     if not raw.isdigit() or len(raw) > 18:
@@ -148,9 +154,7 @@ async def show_user(
 ) -> web.StreamResponse:
     user = await user_or_none(request)
     if user is None:
-        return page(
-            "message.html", status=404, who=who, title="No such user", text="There is no user with this id."
-        )
+        return no_such_user(who)
     size = plugin_settings(request.app, ConsoleSettings).page_size
     number, offset = offset_of(request, size)
     ledger, total = await service.ledger_page(user.id, offset, size)
@@ -184,9 +188,7 @@ async def unban(request: web.Request, who: SignedIn) -> web.StreamResponse:
 async def change_ban(request: web.Request, who: SignedIn, banned: bool) -> web.StreamResponse:
     user = await user_or_none(request)
     if user is None:
-        return page(
-            "message.html", status=404, who=who, title="No such user", text="There is no user with this id."
-        )
+        return no_such_user(who)
     await service.set_banned(request.app, who.operator, user, banned)
     return redirect(f"/admin/users/{user.id}")
 
@@ -197,9 +199,7 @@ async def points(request: web.Request, who: SignedIn) -> web.StreamResponse:
     form = request["form"]
     user = await user_or_none(request)
     if user is None:
-        return page(
-            "message.html", status=404, who=who, title="No such user", text="There is no user with this id."
-        )
+        return no_such_user(who)
     raw_delta, reason, key = (
         str(form.get("delta", "")).strip(),
         str(form.get("reason", "")).strip(),
