@@ -163,8 +163,8 @@ class CacheSettings(Section):
         ge=0,
         description="users whose profile each process keeps in memory, served while the user's"
         " row version in the cache is unchanged (0: every profile read queries the database);"
-        " also the size of the leaderboards' kept users, pet cards and readers' pet ids, and of"
-        " the check-in statuses kept",
+        " also the size of the leaderboards' kept users, pet cards and readers' pet ids, of the"
+        " check-in statuses kept, and of the pets kept for reads by their id",
     )
     profile_max_age_seconds: float = Field(
         300.0,

@@ -53,6 +53,12 @@ CURRENT_USER = "mengchong.current_user"
 ROW_VERSION = "mengchong.row_version"
 """The caller's user-row version, read by the auth guard in its round trip
 (:func:`mengchong.accounts.profiles.profile_body`)."""
+KEPT_DOCUMENT = "mengchong.kept_document"
+"""``(collection, document id)`` of a route marked :func:`mengchong.http.validation.keeps_document`,
+set by the request pipeline before the auth guard runs, so the guard reads its stored version."""
+DOC_VERSION = "mengchong.doc_version"
+"""That document's stored version (:mod:`mengchong.storage.kept_documents`), read by the auth
+guard in its round trip; ``""`` when none is stored, absent when it was not read."""
 IP_PENDING = "mengchong.ip_pending"
 """Set by the request pipeline on a route whose guard counts the client IP's limit itself, in the same
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""

@@ -18,9 +18,20 @@ from mengchong.accounts.models import User
 from mengchong.accounts.tokens import TokenClaims, TokenError
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.validation import GUARD_ATTR, counts_client_ip
-from mengchong.keys import CURRENT_USER, ROW_VERSION, cache_key, limiter_key, tokens_key, user_rows_key
+from mengchong.keys import (
+    CURRENT_USER,
+    DOC_VERSION,
+    KEPT_DOCUMENT,
+    ROW_VERSION,
+    cache_key,
+    limiter_key,
+    tokens_key,
+    user_rows_key,
+)
 from mengchong.storage.cache import Cache
 from mengchong.storage.database import fetch_rows
+from mengchong.storage.documents import MAX_DOC_ID_LENGTH
+from mengchong.storage.kept_documents import document_version_key
 
 AUTH_STATE_TTL_SECONDS = 3600
 _STATE_SQL = "SELECT token_version, role, openid, banned_at IS NOT NULL AS banned FROM users WHERE id = $1"
@@ -131,9 +142,12 @@ async def current_user(request: web.Request) -> CurrentUser:
         claims.version,
         auth_state_key(cache, claims.user_id),
         app[user_rows_key].version_key(claims.user_id),
+        _kept_document_key(request, cache),
     )
     if admission.row_version is not None:
         request[ROW_VERSION] = admission.row_version
+    if admission.doc_version is not None:
+        request[DOC_VERSION] = admission.doc_version
     if admission.state is not None:
         state: AuthState | None = read_auth_state(admission.state)
     else:
@@ -148,6 +162,18 @@ async def current_user(request: web.Request) -> CurrentUser:
     if not admission.user_checked:
         await limiter.check_user(request, user.id)  # and the client IP if still pending
     return user
+
+
+def _kept_document_key(request: web.Request, cache: Cache) -> str:
+    """The stored-version key of the document the route keeps (``""``: none, or an id no
+    document can have, so that nothing is looked up for it)."""
+    kept = request.get(KEPT_DOCUMENT)
+    if kept is None:
+        return ""
+    collection, doc_id = kept
+    if not 0 < len(doc_id) <= MAX_DOC_ID_LENGTH or not doc_id.isascii() or not doc_id.isalnum():
+        return ""
+    return document_version_key(cache, collection, doc_id)
 
 
 def accepting(state: AuthState | None, version: int) -> AuthState:

@@ -62,13 +62,15 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
 }
 LONGEST_HOP = 64  # an IPv6 address with a zone fits; anything longer is not an address
 
-# KEYS: the user's auth state ("": none to read), the user's row version ("": none), then each
-# window's previous and current key, the IP's windows first. ARGV: the token's version, how many
-# windows are the IP's, a fresh row version to set if the row has none, then each window's limit
-# and seconds. Returns {status, the state or "", refused, the row version or ""}: status 0
-# refused (nothing counted; refused is a bit mask of the windows that refused, 1 for the first),
-# 1 every window counted (and the row version read), 2 the state is missing (nothing counted:
-# the caller decides and counts), 3 the state refuses the token (only the IP's windows counted).
+# KEYS: the user's auth state ("": none to read), the user's row version ("": none), a
+# document's stored version ("": none; mengchong.storage.kept_documents), then each window's
+# previous and current key, the IP's windows first. ARGV: the token's version, how many windows
+# are the IP's, a fresh row version to set if the row has none, then each window's limit and
+# seconds. Returns {status, the state or "", refused, the row version or "", the document's
+# version or ""}: status 0 refused (nothing counted; refused is a bit mask of the windows that
+# refused, 1 for the first), 1 every window counted (and the versions read), 2 the state is
+# missing (nothing counted: the caller decides and counts), 3 the state refuses the token (only
+# the IP's windows counted).
 ADMIT_LUA = (
     ROW_VERSION_LUA
     + """
@@ -90,7 +92,7 @@ local function refused(first, last)
     for i = first, last do
         local limit = tonumber(ARGV[2 * i + 2])
         local expiry = tonumber(ARGV[2 * i + 3]) * 1000
-        if limit < 1 or weighted(KEYS[2 * i + 1], KEYS[2 * i + 2], expiry) + 1 > limit then
+        if limit < 1 or weighted(KEYS[2 * i + 2], KEYS[2 * i + 3], expiry) + 1 > limit then
             mask = mask + 2 ^ (i - 1)
         end
     end
@@ -100,7 +102,7 @@ end
 local function count(first, last)
     -- limits' acquire_sliding_window.lua once the window admits the hit
     for i = first, last do
-        local current = KEYS[2 * i + 2]
+        local current = KEYS[2 * i + 3]
         if redis.call('exists', current) == 1 then
             redis.call('incrby', current, 1)
         else
@@ -109,34 +111,39 @@ local function count(first, last)
     end
 end
 
-local windows = (#KEYS - 2) / 2
+local windows = (#KEYS - 3) / 2
 local ip_windows = tonumber(ARGV[2])
 local mask = refused(1, ip_windows)
 if mask > 0 then
-    return {0, '', mask, ''}
+    return {0, '', mask, '', ''}
 end
 if KEYS[1] == '' then
     count(1, ip_windows)
-    return {1, '', 0, ''}
+    return {1, '', 0, '', ''}
 end
 local state = redis.call('get', KEYS[1])
 if not state then
-    return {2, '', 0, ''}
+    return {2, '', 0, '', ''}
 end
 local ok, decoded = pcall(cjson.decode, state)
 if not ok or decoded[1] ~= tonumber(ARGV[1]) or decoded[4] ~= false then
     count(1, ip_windows)
-    return {3, state, 0, ''}
+    return {3, state, 0, '', ''}
 end
 mask = refused(ip_windows + 1, windows)
 if mask > 0 then
-    return {0, state, mask, ''}
+    return {0, state, mask, '', ''}
 end
 count(1, windows)
-if KEYS[2] == '' then
-    return {1, state, 0, ''}
+local row = ''
+if KEYS[2] ~= '' then
+    row = row_version(KEYS[2], ARGV[3])
 end
-return {1, state, 0, row_version(KEYS[2], ARGV[3])}
+local document = ''
+if KEYS[3] ~= '' then
+    document = redis.call('get', KEYS[3]) or ''
+end
+return {1, state, 0, row, document}
 """
 )
 REFUSED, COUNTED, STATE_MISSING, TOKEN_REFUSED = 0, 1, 2, 3
@@ -152,6 +159,9 @@ class Admission:
     row_version: str | None = None
     """The version of the user's row (:mod:`mengchong.storage.row_versions`) when it was asked
     for and the state was read in the same round trip."""
+    doc_version: str | None = None
+    """The stored version of the document asked for (:mod:`mengchong.storage.kept_documents`;
+    ``""`` when none is stored) when it was read in the same round trip."""
 
 
 @dataclass(frozen=True)
@@ -306,21 +316,27 @@ class Limiter:
         )
 
     async def _run_script(
-        self, state_key: str, version: int, ip: int, windows: list[Count], row_key: str = ""
-    ) -> tuple[int, bytes, bytes]:
+        self,
+        state_key: str,
+        version: int,
+        ip: int,
+        windows: list[Count],
+        row_key: str = "",
+        doc_key: str = "",
+    ) -> tuple[int, bytes, bytes, bytes]:
         """:data:`ADMIT_LUA` over ``windows``, the first ``ip`` of them the IP's; raises the 429
         when a window refuses."""
-        keys, args = [state_key, row_key], [version, ip, new_version() if row_key else ""]
+        keys, args = [state_key, row_key, doc_key], [version, ip, new_version() if row_key else ""]
         key_parts = self._key_parts
         for item, identifiers in windows:
             head, tail = key_parts[item]
             current = head + "/".join(identifiers) + tail
             keys += (f"{current}/-1", current)
             args += (item.amount, item.get_expiry())
-        status, state, mask, row_version = await self._admit(keys=keys, args=args)
+        status, state, mask, row_version, doc_version = await self._admit(keys=keys, args=args)
         if status == REFUSED:
             raise await self._refusal([windows[i] for i in range(len(windows)) if mask >> i & 1])
-        return status, state, row_version
+        return status, state, row_version, doc_version
 
     async def check_ip(self, request: web.Request) -> None:
         """Count the request against its client IP's limits (the request pipeline calls this
@@ -373,12 +389,19 @@ class Limiter:
             await self._run_script("", 0, len(both), both)
 
     async def admit(
-        self, request: web.Request, user_id: int, version: int, state_key: str, row_key: str = ""
+        self,
+        request: web.Request,
+        user_id: int,
+        version: int,
+        state_key: str,
+        row_key: str = "",
+        doc_key: str = "",
     ) -> Admission:
         """For the auth guard, once the token's signature holds: read the user's cached auth
         state at ``state_key`` and, on Redis, test the pending client IP's and (when that state
         accepts a token of ``version``) the user's windows, and count them when all admit, and
-        read the user's row version at ``row_key`` if given. 429 when one refuses. Whatever is
+        read the user's row version at ``row_key`` and a document's stored version at ``doc_key``
+        if given. 429 when one refuses. Whatever is
         not settled here is left to :meth:`check_user` (or to :meth:`check_pending_ip` when the
         token is refused)."""
         if self._admit is None:
@@ -390,11 +413,14 @@ class Limiter:
         ip = len(both)
         if self.settings.enabled:
             both += counts(windows.user, "user", str(user_id), route)
-        status, state, row_version = await self._run_script(state_key, version, ip, both, row_key)
+        status, state, row_version, doc_version = await self._run_script(
+            state_key, version, ip, both, row_key, doc_key
+        )
         if status == STATE_MISSING and pending:
             request[IP_PENDING] = True  # counted with the user once the state is known
         return Admission(
             state or None,
             user_checked=status == COUNTED,
             row_version=row_version.decode() if row_version else None,
+            doc_version=doc_version.decode() if status == COUNTED and doc_key else None,
         )

@@ -140,6 +140,11 @@ def touch(connection: BaseDBAsyncClient, table: str, key: Any) -> bool:
     return True
 
 
+def in_transaction() -> bool:
+    """Whether a :meth:`Database.transaction` is open here."""
+    return _current.get() is not None
+
+
 def notify_on_commit() -> bool:
     """Have the commit listeners of the open transaction's database called when it commits;
     False when no transaction is open through :meth:`Database.transaction`."""

@@ -50,6 +50,7 @@ def mengchong_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
         app[generation.generator_key] = generation.build_generator(settings)
         app[generation.ttl_key] = settings.generation_result_ttl_seconds
         app[photos.url_key] = photos.url_signing_key(app[settings_key].auth.jwt_secret)
+        store.keep_pets(app)
         await store.pets(app).ensure_index("user_id", "created_at")
         await store.interactions(app).ensure_index("pet_id", "created_at")
         yield

@@ -13,9 +13,10 @@ from mengchong.http.envelope import ok
 from mengchong.http.pagination import Page, PageQuery
 from mengchong.http.schemas import data_field, envelope, errors, link, page
 from mengchong.http.uploads import read_file_field
-from mengchong.keys import clock_key
+from mengchong.http.validation import keeps_document
+from mengchong.keys import DOC_VERSION, clock_key
 from mengchong.moderation import checked_text
-from mengchong_plugins.pets import generation, photos, schemas, service, views
+from mengchong_plugins.pets import generation, photos, schemas, service, store, views
 from mengchong_plugins.pets.settings import PetsSettings
 
 routes = web.RouteTableDef()
@@ -175,10 +176,12 @@ async def list_pets(request: web.Request) -> web.Response:
 @docs(tags=["pets"], summary="One pet with its status now", security=AUTH, responses=errors(403, 404))
 @response_schema(envelope(schemas.Pet))
 @match_info_schema(schemas.PetPath)
+@keeps_document(store.PETS, "pet_id")
 @authenticated
 async def get_pet(request: web.Request) -> web.Response:
     user = await current_user(request)
-    pet, state = await service.pet_now(request.app, user.id, request["match_info"]["pet_id"])
+    pet_id = request["match_info"]["pet_id"]
+    pet, state = await service.pet_now(request.app, user.id, pet_id, request.get(DOC_VERSION))
     return ok(views.pet_view(pet, state, views.photo_url(request, pet.get("photo_id"), user)))
 
 
@@ -192,12 +195,13 @@ async def get_pet(request: web.Request) -> web.Response:
 @response_schema(envelope(page(schemas.Interaction)))
 @match_info_schema(schemas.PetPath)
 @querystring_schema(PageQuery)
+@keeps_document(store.PETS, "pet_id")
 @authenticated
 async def history(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
     found, total = await service.interaction_history(
-        request.app, user.id, request["match_info"]["pet_id"], page
+        request.app, user.id, request["match_info"]["pet_id"], page, request.get(DOC_VERSION)
     )
     return ok(page.envelope([views.interaction_view(entry) for entry in found], total))
 
@@ -215,11 +219,17 @@ async def history(request: web.Request) -> web.Response:
 @response_schema(envelope(schemas.InteractionOutcome))
 @match_info_schema(schemas.PetPath)
 @request_schema(schemas.InteractBody)
+@keeps_document(store.PETS, "pet_id")
 @authenticated
 async def interact(request: web.Request) -> web.Response:
     user = await current_user(request)
     body = request["data"]
     pet, result = await service.interact_with_pet(
-        request.app, user.id, request["match_info"]["pet_id"], body["interaction_type"], body.get("item_id")
+        request.app,
+        user.id,
+        request["match_info"]["pet_id"],
+        body["interaction_type"],
+        body.get("item_id"),
+        request.get(DOC_VERSION),
     )
     return ok(views.interaction_outcome_view(pet, result), "Interaction successful")

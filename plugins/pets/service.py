@@ -104,13 +104,15 @@ async def adopt_pet(
     return pet, store.state_of(pet)
 
 
-async def pet_now(app: web.Application, user_id: int, pet_id: str) -> tuple[dict[str, Any], PetState]:
+async def pet_now(
+    app: web.Application, user_id: int, pet_id: str, stored_version: str | None = None
+) -> tuple[dict[str, Any], PetState]:
     """The user's pet and its state now, decay applied. Decay is path-independent, so the result is
     the same whether or not it is stored; it is written back once the stored state is
     ``decay_write_back_seconds`` old, so a pet read often is not rewritten on every read (a lost
     race just means someone else wrote)."""
     settings = plugin_settings(app, PetsSettings)
-    pet = await store.owned_pet(app, pet_id, user_id)
+    pet = await store.owned_pet(app, pet_id, user_id, stored_version)
     now = app[clock_key].now()
     stored = store.state_of(pet)
     state = pet_at(stored, now, settings)
@@ -127,10 +129,10 @@ async def list_pets(app: web.Application, user_id: int, page: Page) -> tuple[lis
 
 
 async def interaction_history(
-    app: web.Application, user_id: int, pet_id: str, page: Page
+    app: web.Application, user_id: int, pet_id: str, page: Page, stored_version: str | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the user's pet's interactions, newest first, and their total."""
-    pet = await store.owned_pet(app, pet_id, user_id)
+    pet = await store.owned_pet(app, pet_id, user_id, stored_version)
     return await store.page_of(store.interactions(app), {"pet_id": pet["id"]}, [("created_at", -1)], page)
 
 
@@ -224,15 +226,22 @@ def history_entry(
 
 
 async def interact_with_pet(
-    app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
+    app: web.Application,
+    user_id: int,
+    pet_id: str,
+    interaction_type: str,
+    item_id: str | None,
+    stored_version: str | None = None,
 ) -> tuple[dict[str, Any], InteractionResult]:
     """One interaction, start to finish; returns the stored pet and what happened.
 
     With an item, the pet's lock serialises interactions, so an item is taken only by one that
     will be written. Without one there is nothing to take or give back, and the compare-and-set
-    alone keeps concurrent writers apart: no lock, two cache round trips fewer."""
+    alone keeps concurrent writers apart: no lock, two cache round trips fewer. ``stored_version``
+    (the pet's, read by the request's round trip) serves the pet from a kept copy; a copy gone
+    stale meanwhile only fails the compare-and-set, which plans again on the database's pet."""
     if item_id is None:
-        return await interact_without_lock(app, user_id, pet_id, interaction_type, None)
+        return await interact_without_lock(app, user_id, pet_id, interaction_type, None, stored_version)
     if item_id not in plugin_settings(app, PetsSettings).items:
         raise field_error("item_id", f"unknown item {item_id!r}")
     lock = app[cache_key].lock(f"pets:pet:{pet_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS)
@@ -241,10 +250,16 @@ async def interact_with_pet(
 
 
 async def interact_without_lock(
-    app: web.Application, user_id: int, pet_id: str, interaction_type: str, item_id: str | None
+    app: web.Application,
+    user_id: int,
+    pet_id: str,
+    interaction_type: str,
+    item_id: str | None,
+    stored_version: str | None = None,
 ) -> tuple[dict[str, Any], InteractionResult]:
-    """One interaction, the pet's lock held when it takes an item (:func:`interact_with_pet`)."""
-    pet = await store.owned_pet(app, pet_id, user_id)
+    """One interaction, the pet's lock held when it takes an item (:func:`interact_with_pet`;
+    the pet's stored version is read again under the lock)."""
+    pet = await store.owned_pet(app, pet_id, user_id, stored_version)
     now = app[clock_key].now()
     # Planned before the item is taken, so that a refusal costs nothing.
     result, changes = plan_interaction(app, pet, interaction_type, item_id, now)

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from mengchong.http.conventions import owned
 from mengchong.http.pagination import Page
-from mengchong.keys import documents_key
+from mengchong.keys import cache_key, documents_key, settings_key
 from mengchong.storage.documents import Collection
+from mengchong.storage.kept_documents import KeptCollection
 from mengchong_plugins.pets.rules import PetState, Status
 
 PETS = "pets"
@@ -23,8 +24,21 @@ SUMMARY_FIELDS = ["name", "species", "level", "photo_id"]
 thumbnail need: all a list reads."""
 
 
-def pets(app: web.Application) -> Collection:
-    return app[documents_key].collection(PETS)
+kept_pets_key: web.AppKey[KeptCollection] = web.AppKey("pets.kept_pets", KeptCollection)
+
+
+def keep_pets(app: web.Application) -> None:
+    """Make the pets collection a kept one (:mod:`mengchong.storage.kept_documents`): a pet read
+    by its id is served from this process's copy while no write has changed it."""
+    cache = app[settings_key].cache
+    app[kept_pets_key] = KeptCollection(
+        app[documents_key].collection(PETS), app[cache_key], cache.profiles, cache.profile_max_age_seconds
+    )
+
+
+def pets(app: web.Application) -> KeptCollection:
+    """The pets, every write of them through here (it keeps the stored versions true)."""
+    return app[kept_pets_key]
 
 
 def interactions(app: web.Application) -> Collection:
@@ -54,9 +68,12 @@ async def page_of(
     return await collection.find_page(filter, sort=sort, skip=page.offset, limit=page.limit, fields=fields)
 
 
-async def owned_pet(app: web.Application, pet_id: str, user_id: int) -> dict[str, Any]:
-    """The pet document if it is the user's: 404 none, 403 another's."""
-    return owned(await pets(app).get(pet_id), user_id, "Pet")
+async def owned_pet(
+    app: web.Application, pet_id: str, user_id: int, stored_version: str | None = None
+) -> dict[str, Any]:
+    """The pet document if it is the user's: 404 none, 403 another's. ``stored_version``: the
+    pet's stored version if the request's round trip read it (:data:`mengchong.keys.DOC_VERSION`)."""
+    return owned(await pets(app).get(pet_id, stored_version), user_id, "Pet")
 
 
 def state_of(pet: dict[str, Any]) -> PetState:

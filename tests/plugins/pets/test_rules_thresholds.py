@@ -6,7 +6,7 @@ Written to kill the mutants of ``plugins/pets/rules.py`` that ``test_rules.py`` 
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
@@ -137,6 +137,15 @@ def test_status_bounds_are_exactly_0_and_100() -> None:
     for bad in (float("inf"), float("-inf")):
         with pytest.raises(ValueError, match="finite"):
             Status(50, 50, bad, 50)
+    with pytest.raises(ValueError, match="status hunger must be a finite number"):
+        Status(50, float("nan"), 50, 50)
+    huge = Status(1e308, 1e308, 0, 0)  # each finite, their sum not: still a status
+    assert huge.clamped() == Status(100, 100, 0, 0)
+
+
+def test_as_dict_has_every_field_of_the_status() -> None:
+    status = Status(1.5, 2.5, 3.5, 4.5)
+    assert status.as_dict() == {field.name: getattr(status, field.name) for field in fields(Status)}
 
 
 def test_full_threshold_is_inclusive_at_any_setting() -> None:
