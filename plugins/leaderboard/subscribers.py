@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from mengchong import plugin_settings
+from mengchong.accounts.guard import auth_state_of
 from mengchong.events import (
     PET_ADOPTED,
     PET_INTERACTED,
@@ -54,7 +55,6 @@ _PET_EVENTS: dict[str, type[PetAdopted] | type[PetInteracted] | type[PetLeveledU
     PET_INTERACTED: PetInteracted,
     PET_LEVELED_UP: PetLeveledUp,
 }
-_BANNED = "SELECT banned_at FROM users WHERE id = $1"
 _USER_STATE = (
     "SELECT banned_at, points_balance, "
     "(SELECT MAX(created_at) FROM points_ledger WHERE user_id = $1) AS points_at "
@@ -72,9 +72,11 @@ def weekly_written(boards_on: frozenset[str]) -> bool:
 
 
 async def is_active(app: web.Application, user_id: int) -> bool:
-    """The user exists and is not banned: one query, off the request's path."""
-    rows = await fetch_rows(app[database_key].connection, _BANNED, [user_id])
-    return bool(rows) and rows[0]["banned_at"] is None
+    """The user exists and is not banned: the auth state every request's guard reads (in Redis,
+    published by a ban once committed; a query only when it is not there). Two queries per
+    petting before."""
+    state = await auth_state_of(app, user_id)
+    return state is not None and not state.banned
 
 
 async def on_points(app: web.Application, event: Event) -> None:
