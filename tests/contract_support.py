@@ -5,10 +5,7 @@ checks every answer must pass, the identities whose tokens the requests carry, a
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from served import free_port, wait_until_serving
-from served import stop as stop_process
-from support import clean_env
+from served import ServerProcess, start, stop, wait_until_serving
 
 FUZZERS = ("user", "admin")  # whose tokens the fuzzed requests carry; "victim" is who admins act on
 
@@ -143,37 +138,22 @@ def orange_photo() -> bytes:
     return out.getvalue()
 
 
-async def serve(settings: dict[str, Any], tmp_path: Path) -> tuple[str, Callable[[], None]]:
-    """``mengchong serve`` with ``settings`` on a free port, its log in ``tmp_path/server.log``
-    (a file: a pipe nobody reads would fill up and stall the server)."""
-    port = free_port()
-    env = clean_env(**environment(settings), MENGCHONG__SERVER__PORT=str(port))
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mengchong", "serve", "--migrate"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-
-    def stop() -> None:
-        stop_process(process)
-        log.close()
-
-    base = f"http://127.0.0.1:{port}"
+async def serve(settings: dict[str, Any], tmp_path: Path) -> ServerProcess:
+    """``mengchong serve`` with ``settings`` on a free port, serving; stop it with
+    ``stop([server])``."""
+    server = start(tmp_path, environment(settings))
     try:
-        await wait_until_serving(f"{base}/healthz", process)
+        await wait_until_serving(server)
     except BaseException:
-        stop()
+        stop([server])
         raise
-    return base, stop
+    return server
 
 
-def server_errors(tmp_path: Path) -> str:
+def server_errors(server: ServerProcess) -> str:
     """The server's logged errors (tracebacks included), to show beside the failures."""
     errors = []
-    for line in (tmp_path / "server.log").read_text().splitlines():
+    for line in server.log_lines():
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:

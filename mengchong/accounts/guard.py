@@ -102,7 +102,7 @@ async def auth_state_of(app: web.Application, user_id: int) -> AuthState | None:
     """The user's auth state (cached, else from the database), for a credential other than a
     bearer token that names a token version: a signed photo URL."""
     cache = app[cache_key]
-    raw = await cache.client.get(auth_state_key(cache, user_id))
+    raw = await cache.fast("GET", auth_state_key(cache, user_id))
     return read_auth_state(raw) if raw is not None else await fill_auth_state(cache, user_id)
 
 

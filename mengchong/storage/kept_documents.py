@@ -66,7 +66,7 @@ class KeptCollection:
         self.name = collection.name
         self.cache = cache
         self.copies: VersionedCopies[bytes] = VersionedCopies(size, max_age_seconds)
-        self._raise = cache.client.register_script(_RAISE_LUA)
+        self._raise = cache.hot_script(_RAISE_LUA)
 
     def version_key(self, doc_id: str) -> str:
         return document_version_key(self.cache, self.name, doc_id)
@@ -78,7 +78,7 @@ class KeptCollection:
         if self.copies.size <= 0:
             return await self.collection.get(doc_id)
         if stored_version is None:
-            raw = await self.cache.client.get(self.version_key(doc_id))
+            raw = await self.cache.fast("GET", self.version_key(doc_id))
             stored_version = "" if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
         if stored_version:
             kept = self.copies.get(doc_id, stored_version)

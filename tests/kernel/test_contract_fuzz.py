@@ -36,6 +36,7 @@ from contract_support import CHECKS, Identities, orange_photo, serve, server_err
 from hypothesis import HealthCheck, Phase
 
 from mengchong.config_loading import deep_merge
+from served import stop
 
 REQUESTS = 100  # per operation (one without parameters or a body may have fewer distinct ones)
 DEFAULT_LIMITS_REQUESTS = 20  # the pass with the shipped rate limits: mostly 429s after a while
@@ -213,7 +214,8 @@ async def fuzz(
     """Start a server with ``settings``, fuzz every operation of its document; then, with
     ``every_phase``, follow its links (contract_stateful.py) and call each route that needs a
     token without one. Assert no failure."""
-    base, stop = await serve(settings, tmp_path)
+    server = await serve(settings, tmp_path)
+    base = server.base
     followed = None
     took: dict[str, float] = {}
     try:
@@ -238,7 +240,7 @@ async def fuzz(
                 took["stateful"] = time.monotonic() - started
                 failures += unauthenticated(fuzzed, identities, known)
     finally:
-        stop()
+        stop([server])
     for label, statuses in sorted(identities.statuses.items()):
         print(f"{label}: {sum(statuses.values())} requests, {dict(sorted(statuses.items()))}")
     print(", ".join(f"{phase} phase: {seconds:.1f} s" for phase, seconds in took.items()))
@@ -246,7 +248,7 @@ async def fuzz(
         print("\n".join(followed.report()))
     assert len(fuzzed) >= 24
     assert set(identities.statuses) == {operation.label for operation in fuzzed}
-    assert not failures, "\n\n".join(failures) + "\n\nServer errors:\n" + server_errors(tmp_path)
+    assert not failures, "\n\n".join(failures) + "\n\nServer errors:\n" + server_errors(server)
     if every_phase:
         assert followed is not None
         missing = sorted(followed.chains_never_followed_to_a_success())

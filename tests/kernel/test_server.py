@@ -5,51 +5,38 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 
 import aiohttp
 
-from served import free_port, wait_until_serving
-from support import clean_env, eventually, run_cli
+from served import free_port, start, stop, wait_until_serving
+from support import eventually, run_cli
 
 
 async def test_serve_then_sigterm_finishes_the_in_flight_request(tmp_path, example_plugin_path):
     import asyncio
 
-    port = free_port()
-    env = clean_env(
-        PYTHONPATH=example_plugin_path,
-        MENGCHONG__SERVER__PORT=str(port),
-        MENGCHONG__DATABASE__URL=f"sqlite://{tmp_path}/db.sqlite3",
-        MENGCHONG__FILES__ROOT=str(tmp_path / "files"),
-        MENGCHONG__PLUGINS__ENABLED='["example"]',
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mengchong", "serve", "--migrate"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env = {
+        "PYTHONPATH": example_plugin_path,
+        "MENGCHONG__DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "MENGCHONG__FILES__ROOT": str(tmp_path / "files"),
+        "MENGCHONG__PLUGINS__ENABLED": '["example"]',
+    }
+    server = start(tmp_path, env)
     try:
-        await wait_until_serving(f"{base}/healthz", process)
+        await wait_until_serving(server)
         async with aiohttp.ClientSession() as session:
             started = tmp_path / "slow-started"
-            slow = asyncio.ensure_future(session.get(f"{base}/v1/example/slow?seconds=1.5&started={started}"))
+            url = f"{server.base}/v1/example/slow?seconds=1.5&started={started}"
+            slow = asyncio.ensure_future(session.get(url))
             await eventually(started.exists)  # the request is in the handler: now stop the server
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             response = await slow
             assert response.status == 200
             assert (await response.json())["data"] == {"slept": True}
-        assert process.wait(timeout=30) == 0
+        assert server.process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    log_lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
+        stop([server])
+    log_lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
     access = [line for line in log_lines if line["logger"] == "mengchong.access"]
     assert any(line["path"] == "/v1/example/slow" and line["status"] == 200 for line in access)
     assert all(len(line["request_id"]) == 32 for line in access)

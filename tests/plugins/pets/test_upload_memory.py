@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 from mengchong_plugins.pets.settings import PetsSettings
-from served import Served, served
+from served import ServerProcess, served
 from support import bearer
 
 MIB = 1024 * 1024
@@ -73,7 +73,7 @@ def reset_peak(pid: int) -> None:
 
 
 @pytest.fixture
-async def server(tmp_path) -> AsyncIterator[tuple[Served, aiohttp.ClientSession]]:
+async def server(tmp_path) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession]]:
     env = {"MENGCHONG__SERVER__ACCESS_LOG": "false", "MENGCHONG__PETS__PHOTO_DECODE_WAIT_SECONDS": "60"}
     connector = aiohttp.TCPConnector(limit=0)
     async with served(tmp_path, **env) as process, aiohttp.ClientSession(connector=connector) as session:
