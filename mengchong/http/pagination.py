@@ -9,10 +9,13 @@ from typing import Any
 
 import marshmallow as m
 
+from mengchong.http.validation import pure_load
+
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
 
+@pure_load
 class PageQuery(m.Schema):
     """Query parameters of every list route; routes extend it with their own filters."""
 

@@ -224,7 +224,7 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
             data = await _kept_load(parser, schema, request, "")
         elif schema.location == "match_info" and _plain_ids(schema.schema, request.match_info):
             data = dict(request.match_info)
-        elif getattr(schema.schema, PURE_LOAD_ATTR, False) and schema.location in _RAW_INPUT:
+        elif PURE_LOAD_ATTR in type(schema.schema).__dict__ and schema.location in _RAW_INPUT:
             data = await _kept_load(parser, schema, request, _RAW_INPUT[schema.location](request))
         else:
             data = await parser.parse(
@@ -295,7 +295,8 @@ def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
     """Mark a query string or path schema whose load depends on the raw input only (no clock,
     no settings, no database): a successful load of the same raw query string (or path values)
     is kept and copied for the next request instead of being run again. A board page's query
-    and path cost a quarter of its CPU to validate."""
+    and path cost a quarter of its CPU to validate. Not inherited: a subclass that adds fields
+    is marked on its own, once its own loads are pure too."""
     setattr(schema, PURE_LOAD_ATTR, True)
     return schema
 

@@ -168,7 +168,8 @@ async def list_pets(request: web.Request) -> web.Response:
     user = await current_user(request)
     page = Page.from_query(request["querystring"])
     found, total = await service.list_pets(request.app, user.id, page)
-    items = [views.summary_view(pet, views.photo_url(request, pet.get("photo_id"), user)) for pet in found]
+    signed = views.photo_signer(request, user)
+    items = [views.summary_view(pet, signed(pet.get("photo_id"))) for pet in found]
     return ok(page.envelope(items, total))
 
 

@@ -4,6 +4,7 @@ the signed photo URLs in them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,19 +18,23 @@ from mengchong_plugins.pets.rules import InteractionResult, PetState
 HIDDEN_INTERACTION_FIELDS = ("user_id", "version")
 
 
-def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> str | None:
-    """The photo's signed URL, under the base this request's client reaches us at."""
-    if not photo_id:
-        return None
+def photo_signer(request: web.Request, user: CurrentUser) -> Callable[[str | None], str | None]:
+    """Signs photo URLs for the caller, under the base this request's client reaches us at (the
+    base and the time worked out once, for a page of pets)."""
     app = request.app
-    return photos.signed_url(
-        public_base_url(request),
-        app[photos.url_key],
-        photo_id,
-        user.id,
-        user.token_version,
-        app[clock_key].now(),
-    )
+    base, key, now = public_base_url(request), app[photos.url_key], app[clock_key].now()
+
+    def url(photo_id: str | None) -> str | None:
+        if not photo_id:
+            return None
+        return photos.signed_url(base, key, photo_id, user.id, user.token_version, now)
+
+    return url
+
+
+def photo_url(request: web.Request, photo_id: str | None, user: CurrentUser) -> str | None:
+    """The photo's signed URL (None without a photo)."""
+    return photo_signer(request, user)(photo_id) if photo_id else None
 
 
 def pet_view(pet: dict[str, Any], state: PetState, thumbnail_url: str | None) -> dict[str, Any]:

@@ -40,7 +40,19 @@ class Path(StrictSchema):
         return data
 
 
+class TaggedQuery(Query):
+    """A subclass of a pure schema, not marked itself: loaded on every request."""
+
+    tag = m.fields.String(load_default="")
+
+
 routes = web.RouteTableDef()
+
+
+@routes.get("/v1/pure-tagged")
+@querystring_schema(TaggedQuery)
+async def tagged(request: web.Request) -> web.Response:
+    return ok({"tag": request["querystring"]["tag"]})
 
 
 @routes.get("/v1/pure/{name}")
@@ -92,3 +104,10 @@ async def test_what_is_kept_is_bounded(client):
     assert (await client.get("/v1/pure/n0")).status == 200  # the oldest, dropped: loaded again
     assert (await client.get(f"/v1/pure/n{PURE_LOADS_KEPT}")).status == 200  # kept
     assert loads == [{"name": "n0"}]
+
+
+async def test_a_subclass_not_marked_itself_is_loaded_every_time(client):
+    for _ in range(2):
+        response = await client.get("/v1/pure-tagged?size=2&tag=x")
+        assert (await response.json())["data"] == {"tag": "x"}
+    assert loads == [{"size": 2, "tag": "x"}] * 2
