@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +29,7 @@ async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int)
     settings = load_settings(None)
     tokens = build_tokens(settings)
     now = datetime.now(UTC)
+    spread = max(1, PetsSettings().decay_write_back_seconds)
     state = store.state_fields(PetState(Status.initial(PetsSettings()), now, level=1, experience=0))
     features = {"dominant_color": "#c8a064", "secondary_color": "#ffffff", "pattern": "solid"}
     model = {"version": 1, "base_model": "cat_base_v1", "size": {"label": "medium", "scale": 1.0}}
@@ -69,9 +70,13 @@ async def seed(env: dict[str, str], db_url: str, users: int, checkin_users: int)
                         "last_by_type": {},
                         "earned": {"day": None, "experience": 0},
                         **state,
+                        # Spread over the write-back interval, as pets read and written at
+                        # different times are: seeded at one instant, every pet would be
+                        # written back at once on its first read five minutes later.
+                        "status_at": store.iso(now - timedelta(seconds=(start + k) % spread)),
                     }
                 )
-                for uid, pid in zip(owners, pet_ids, strict=True)
+                for k, (uid, pid) in enumerate(zip(owners, pet_ids, strict=True))
             ]
             await connection.execute(
                 "INSERT INTO documents (collection, doc_id, data, version)"
