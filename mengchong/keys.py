@@ -64,7 +64,7 @@ IP_PENDING = "mengchong.ip_pending"
 round trip as the token check (:meth:`mengchong.http.ratelimit.Limiter.admit`)."""
 FORWARDED_CLIENT_IP = "mengchong.forwarded_client_ip"
 """The client IP read from X-Forwarded-For, kept on the request once parsed
-(:func:`mengchong.http.ratelimit.client_ip`)."""
+(:func:`mengchong.http.client_ip.client_ip`)."""
 PUBLIC_BASE_URL = "mengchong.public_base_url"
 """The base of the URLs handed out in answer to the request, kept once built from it
 (:func:`mengchong.http.urls.public_base_url`)."""

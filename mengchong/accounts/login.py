@@ -15,8 +15,8 @@ from mengchong.accounts.guard import publish_auth_state
 from mengchong.accounts.models import User, UserLoginLog
 from mengchong.accounts.profiles import USERS
 from mengchong.events import UserBanned, UserCreated, UserUnbanned, record_event
+from mengchong.http.client_ip import client_ip
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, field_error, not_found
-from mengchong.http.ratelimit import client_ip
 from mengchong.http.text import storable
 from mengchong.keys import cache_key, database_key, settings_key, tokens_key, wechat_key, word_filter_key
 from mengchong.storage.database import fetch_rows

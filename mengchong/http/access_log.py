@@ -78,7 +78,7 @@ class AccessLog:
             escaped,
             status,
             seconds * 1000,
-            "null" if remote is None else f'"{remote}"',  # ratelimit.client_ip: an IP address
+            "null" if remote is None else f'"{remote}"',  # client_ip.client_ip: an IP address
         )
 
     def flush(self) -> None:

@@ -24,11 +24,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mengchong.http.access_log import AccessLog
+from mengchong.http.client_ip import client_ip
 from mengchong.http.deadline import Deadlines
 from mengchong.http.envelope import error_response, from_http_exception
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.metrics import Metrics
-from mengchong.http.ratelimit import Limiter, client_ip
+from mengchong.http.ratelimit import Limiter
 from mengchong.http.routing import UNMATCHED, is_unmatched, resource_label
 from mengchong.http.validation import RouteNeeds
 from mengchong.keys import IP_PENDING, deadlines_key, settings_key

@@ -12,14 +12,15 @@ a request refused by one limit spends nothing of another: one user flooding from
 is refused by the user's limit without using up the IP budget of the others behind it.
 
 On Redis with the default strategy (sliding-window-counter) every window of a request is tested
-and counted by one Lua script (:data:`ADMIT_LUA`), and an authenticated request makes one round
-trip for all of it: :meth:`Limiter.admit` tests the client IP's windows, reads the user's cached
-auth state and, when that state accepts the token, tests the user's windows, then counts them
-all. The script keeps the windows exactly as ``limits`` does (same keys, same arithmetic), so
-``limits`` still answers the Retry-After of a refusal. On an auth-state miss the guard reads the
-state from the database and :meth:`Limiter.check_user` counts the user's (and the pending IP's)
-windows with the same script, in one more round trip. Other strategies and the in-process
-storage go through ``limits``: every window tested, then every window hit.
+and counted by one Lua script (:data:`mengchong.http.admission.ADMIT_LUA`), and an authenticated
+request makes one round trip for all of it: :meth:`Limiter.admit` tests the client IP's windows,
+reads the user's cached auth state and, when that state accepts the token, tests the user's
+windows, then counts them all. The script keeps the windows exactly as ``limits`` does (same
+keys, same arithmetic), so ``limits`` still answers the Retry-After of a refusal. On an
+auth-state miss the guard reads the state from the database and :meth:`Limiter.check_user`
+counts the user's (and the pending IP's) windows with the same script, in one more round trip.
+Other strategies and the in-process storage go through ``limits``: every window tested, then
+every window hit.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from ipaddress import ip_address
 
 from aiohttp import web
 from limits import RateLimitItem, parse
@@ -42,12 +42,14 @@ from limits.aio.strategies import (
 from prometheus_client import Counter
 
 from mengchong.config import RateLimitSettings
+from mengchong.http.admission import ADMIT_LUA, COUNTED, REFUSED, STATE_MISSING, Admission
+from mengchong.http.client_ip import client_ip
 from mengchong.http.errors import ApiError, ErrorCode
 from mengchong.http.routing import route_key
-from mengchong.keys import FORWARDED_CLIENT_IP, IP_PENDING
+from mengchong.keys import IP_PENDING
 from mengchong.storage.cache import Cache
 from mengchong.storage.outage import find_outage
-from mengchong.storage.row_versions import ROW_VERSION_LUA, new_version
+from mengchong.storage.row_versions import new_version
 
 log = logging.getLogger("mengchong.ratelimit")
 UNLIMITED_LOG_SECONDS = 10.0  # one WARNING per this long while the cache stays unreachable
@@ -60,108 +62,6 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
-LONGEST_HOP = 64  # an IPv6 address with a zone fits; anything longer is not an address
-
-# KEYS: the user's auth state ("": none to read), the user's row version ("": none), a
-# document's stored version ("": none; mengchong.storage.kept_documents), then each window's
-# previous and current key, the IP's windows first. ARGV: the token's version, how many windows
-# are the IP's, a fresh row version to set if the row has none, then each window's limit and
-# seconds. Returns {status, the state or "", refused, the row version or "", the document's
-# version or ""}: status 0 refused (nothing counted; refused is a bit mask of the windows that
-# refused, 1 for the first), 1 every window counted (and the versions read), 2 the state is
-# missing (nothing counted: the caller decides and counts), 3 the state refuses the token (only
-# the IP's windows counted).
-ADMIT_LUA = (
-    ROW_VERSION_LUA
-    + """
-local function weighted(previous, current, expiry)
-    -- limits' sliding_window.lua: roll an expired current window over, then weigh; in ms
-    local current_ttl = tonumber(redis.call('pttl', current))
-    if current_ttl > 0 and current_ttl < expiry then
-        redis.call('rename', current, previous)
-        redis.call('set', current, 0, 'PX', current_ttl + expiry)
-    end
-    local previous_count = tonumber(redis.call('get', previous)) or 0
-    local previous_ttl = math.max(tonumber(redis.call('pttl', previous)) or 0, 0)
-    local current_count = tonumber(redis.call('get', current)) or 0
-    return math.floor(previous_count * previous_ttl / expiry) + current_count
-end
-
-local function refused(first, last)
-    local mask = 0
-    for i = first, last do
-        local limit = tonumber(ARGV[2 * i + 2])
-        local expiry = tonumber(ARGV[2 * i + 3]) * 1000
-        if limit < 1 or weighted(KEYS[2 * i + 2], KEYS[2 * i + 3], expiry) + 1 > limit then
-            mask = mask + 2 ^ (i - 1)
-        end
-    end
-    return mask
-end
-
-local function count(first, last)
-    -- limits' acquire_sliding_window.lua once the window admits the hit
-    for i = first, last do
-        local current = KEYS[2 * i + 3]
-        if redis.call('exists', current) == 1 then
-            redis.call('incrby', current, 1)
-        else
-            redis.call('set', current, 1, 'PX', tonumber(ARGV[2 * i + 3]) * 2000)
-        end
-    end
-end
-
-local windows = (#KEYS - 3) / 2
-local ip_windows = tonumber(ARGV[2])
-local mask = refused(1, ip_windows)
-if mask > 0 then
-    return {0, '', mask, '', ''}
-end
-if KEYS[1] == '' then
-    count(1, ip_windows)
-    return {1, '', 0, '', ''}
-end
-local state = redis.call('get', KEYS[1])
-if not state then
-    return {2, '', 0, '', ''}
-end
-local ok, decoded = pcall(cjson.decode, state)
-if not ok or decoded[1] ~= tonumber(ARGV[1]) or decoded[4] ~= false then
-    count(1, ip_windows)
-    return {3, state, 0, '', ''}
-end
-mask = refused(ip_windows + 1, windows)
-if mask > 0 then
-    return {0, state, mask, '', ''}
-end
-count(1, windows)
-local row = ''
-if KEYS[2] ~= '' then
-    row = row_version(KEYS[2], ARGV[3])
-end
-local document = ''
-if KEYS[3] ~= '' then
-    document = redis.call('get', KEYS[3]) or ''
-end
-return {1, state, 0, row, document}
-"""
-)
-REFUSED, COUNTED, STATE_MISSING, TOKEN_REFUSED = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class Admission:
-    """What :meth:`Limiter.admit` found: the cached auth state (None on a miss) and whether
-    the per-user limit is settled (counted, or none applies)."""
-
-    state: bytes | None
-    user_checked: bool
-    row_version: str | None = None
-    """The version of the user's row (:mod:`mengchong.storage.row_versions`) when it was asked
-    for and the state was read in the same round trip."""
-    doc_version: str | None = None
-    """The stored version of the document asked for (:mod:`mengchong.storage.kept_documents`;
-    ``""`` when none is stored) when it was read in the same round trip."""
 
 
 @dataclass(frozen=True)
@@ -182,38 +82,6 @@ class RouteWindows:
 
 Count = tuple[RateLimitItem, tuple[str, ...]]
 """One window of one request: its rate and ``limits``' identifiers for it."""
-
-
-def client_ip(request: web.Request, settings: RateLimitSettings) -> str:
-    """The client's IP address, for rate limits, logs and records alike. The socket peer; with
-    ``trust_forwarded_for``, the X-Forwarded-For hop written by the outermost of the
-    ``trusted_proxy_hops`` proxies that append to it, counted from the right: hops further left
-    were written by the client. Fewer hops than that, or a hop that is no IP address, leaves the
-    socket peer, so a client can never choose its address."""
-    peer = request.remote or "unknown"
-    if not settings.trust_forwarded_for:
-        return peer
-    # Asked by the limits, the access log and the login record: parse the header once a request.
-    if (known := request.get(FORWARDED_CLIENT_IP)) is None:
-        known = request[FORWARDED_CLIENT_IP] = forwarded_ip(request, settings.trusted_proxy_hops) or peer
-    return known
-
-
-def forwarded_ip(request: web.Request, hops: int) -> str | None:
-    """The X-Forwarded-For hop ``hops`` places from the right, normalised; None when there is no
-    such hop or it is no IP address."""
-    values = request.headers.getall("X-Forwarded-For", ())
-    # Several header lines are one list in order (RFC 9110 5.3): a proxy may add its own line.
-    parts = ",".join(values).rsplit(",", hops)
-    if len(parts) < hops:
-        return None
-    hop = parts[-hops].strip()
-    if not hop or len(hop) > LONGEST_HOP:
-        return None
-    try:
-        return str(ip_address(hop))
-    except ValueError:
-        return None
 
 
 def rate(value: str) -> RateLimitItem | None:

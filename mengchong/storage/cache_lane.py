@@ -1,7 +1,7 @@
 """Redis commands and Lua scripts on the request hot path, called on connections of their own.
 
 Every authenticated request makes one call of the auth guard's admission script
-(:data:`mengchong.http.ratelimit.ADMIT_LUA`). Through redis-py's client (``register_script``:
+(:data:`mengchong.http.admission.ADMIT_LUA`). Through redis-py's client (``register_script``:
 the client, its connection pool, its retry wrapper, an encoder call per argument, an event per
 release) one call took 135-150 µs of this process's CPU on the benchmark machine; written with
 hiredis' packer straight to a connection taken from a small first-come-first-served set, 22-48

@@ -13,7 +13,7 @@ from aiohttp.test_utils import make_mocked_request
 from mengchong.accounts.models import UserLoginLog
 from mengchong.config import RateLimitSettings
 from mengchong.http.access_log import LOGGER
-from mengchong.http.ratelimit import client_ip
+from mengchong.http.client_ip import client_ip
 from mengchong.keys import database_key
 from support import settings_from
 
