@@ -165,13 +165,13 @@ async def current_user(request: web.Request) -> CurrentUser:
 
 
 def _kept_document_key(request: web.Request, cache: Cache) -> str:
-    """The stored-version key of the document the route keeps (``""``: none, or an id no
-    document can have, so that nothing is looked up for it)."""
+    """The stored-version key of the document the route keeps (``""``: none, or an id longer
+    than any document's, so that nothing is looked up for it; the script only reads the key)."""
     kept = request.get(KEPT_DOCUMENT)
     if kept is None:
         return ""
     collection, doc_id = kept
-    if not 0 < len(doc_id) <= MAX_DOC_ID_LENGTH or not doc_id.isascii() or not doc_id.isalnum():
+    if not 0 < len(doc_id) <= MAX_DOC_ID_LENGTH:
         return ""
     return document_version_key(cache, collection, doc_id)
 

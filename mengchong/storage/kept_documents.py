@@ -90,17 +90,22 @@ class KeptCollection:
         return document
 
     async def _keep(self, document: Document) -> None:
-        """Raise the stored version to the document's, then keep the document under it. A cache
-        that can't be reached keeps nothing and fails nothing: the read or write is done."""
+        """Raise the stored version to the document's, then keep the document under it."""
         doc_id, version = document["id"], document["version"]
+        if await self._raised(doc_id, version):
+            # A copy of exactly its size: orjson's bytes keep the block they were written in,
+            # 8 KB for a 700-byte pet (10,000 kept pets took 80 MB instead of 7).
+            self.copies.put(doc_id, str(version), memoryview(orjson.dumps(document)).tobytes())
+
+    async def _raised(self, doc_id: str, version: int) -> bool:
+        """Raise the stored version of ``doc_id`` to ``version``. A cache that can't be reached
+        fails nothing (logged, False): the read or write is done, and nothing is kept."""
         try:
             await self._raise(keys=[self.version_key(doc_id)], args=[version])
         except Exception as exc:
             log.warning("could not raise the stored version of %s %s: %r", self.name, doc_id, exc)
-            return
-        # A copy of exactly its size: orjson's bytes keep the block they were written in, 8 KB
-        # for a 700-byte pet (10,000 kept pets took 80 MB instead of 7).
-        self.copies.put(doc_id, str(version), memoryview(orjson.dumps(document)).tobytes())
+            return False
+        return True
 
     def _no_transaction(self) -> None:
         if in_transaction():
@@ -124,30 +129,22 @@ class KeptCollection:
         record: Record | None = None,
     ) -> Document | None:
         self._no_transaction()
-        try:
-            updated = await self.collection.update(
-                doc_id, changes, expected_version=expected_version, increment=increment, record=record
-            )
-        except BaseException:
-            self.copies.drop(frozenset([doc_id]))  # it may have been written all the same
-            raise
-        if updated is None:
-            # Missing, or changed by another writer: whatever copy is kept here is not the
-            # document's latest. The other writer raises the stored version itself.
-            self.copies.drop(frozenset([doc_id]))
-            return None
-        self.copies.drop(frozenset([doc_id]))  # until the raise below has landed
-        await self._keep(updated)
+        # Once a write is tried, whatever this process keeps may not be the document's latest
+        # (a write that raised may have landed; a compare-and-set that lost, another writer's
+        # did, and that writer raises the stored version itself).
+        self.copies.drop(frozenset([doc_id]))
+        updated = await self.collection.update(
+            doc_id, changes, expected_version=expected_version, increment=increment, record=record
+        )
+        if updated is not None:
+            await self._keep(updated)
         return updated
 
     async def delete(self, doc_id: str) -> bool:
         self._no_transaction()
         self.copies.drop(frozenset([doc_id]))
         deleted = await self.collection.delete(doc_id)
-        try:
-            await self._raise(keys=[self.version_key(doc_id)], args=[GONE])
-        except Exception as exc:
-            log.warning("could not mark %s %s deleted in the cache: %r", self.name, doc_id, exc)
+        await self._raised(doc_id, GONE)
         return deleted
 
     async def ensure_index(self, *fields: str) -> None:
