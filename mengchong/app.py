@@ -49,7 +49,7 @@ from mengchong.keys import (
     word_filter_key,
 )
 from mengchong.moderation import SensitiveWordFilter, read_word_list
-from mengchong.plugin_manager import PluginInfo, build_plugin_manager, calls_by_plugin
+from mengchong.plugin_manager import PluginInfo, build_plugin_manager, calls_by_plugin, hook_items
 from mengchong.plugin_sections import load_plugin_settings
 from mengchong.storage import StartupError
 from mengchong.storage.cache import open_cache
@@ -132,8 +132,7 @@ def plugin_ctx(database: Database, plugin: str, generator: AsyncIterator[None]) 
 
 def queue_consumers(app: web.Application) -> list[Consumer]:
     """Every queue consumer of the app's plugins (each plugin's queues, each event subscriber's)."""
-    found = calls_by_plugin(app[plugin_manager_key], "mengchong_consumers", app=app)
-    return [consumer for _plugin, consumers in found for consumer in consumers]
+    return hook_items(app[plugin_manager_key], "mengchong_consumers", app=app)
 
 
 async def consumers_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -147,9 +146,8 @@ async def consumers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     supervisor = app[tasks_key]
-    for _plugin, tasks in calls_by_plugin(app[plugin_manager_key], "mengchong_tasks", app=app):
-        for task in tasks:
-            supervisor.start(task)
+    for task in hook_items(app[plugin_manager_key], "mengchong_tasks", app=app):
+        supervisor.start(task)
     yield
     await supervisor.stop()
 

@@ -146,6 +146,12 @@ def calls_by_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> 
     return [(name, result) for name, result in results if result is not None]
 
 
+def hook_items(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
+    """Every item of every plugin's result of a hook that returns an iterable (consumers,
+    tasks, console sections...), plugin by plugin in registration order."""
+    return [item for _plugin, items in calls_by_plugin(pm, hook_name, **kwargs) for item in items]
+
+
 async def gather_hook(results: Iterable[Any]) -> list[Any]:
     """Await the hook results that are awaitable, in order; plain values pass through."""
     return [await result if inspect.isawaitable(result) else result for result in results]

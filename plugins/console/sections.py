@@ -18,7 +18,7 @@ from mengchong import plugin_settings
 from mengchong.backoffice import Action, Section
 from mengchong.http.errors import ApiError
 from mengchong.keys import plugin_manager_key
-from mengchong.plugin_manager import calls_by_plugin
+from mengchong.plugin_manager import hook_items
 from mengchong_plugins.console.models import AuditEntry
 from mengchong_plugins.console.render import page, redirect
 from mengchong_plugins.console.sessions import SignedIn
@@ -26,8 +26,8 @@ from mengchong_plugins.console.settings import ConsoleSettings
 
 
 def sections_of(app: web.Application) -> dict[str, Section]:
-    found = calls_by_plugin(app[plugin_manager_key], "mengchong_console_sections", app=app)
-    return {section.slug: section for _plugin, sections in found for section in sections}
+    sections: list[Section] = hook_items(app[plugin_manager_key], "mengchong_console_sections", app=app)
+    return {section.slug: section for section in sections}
 
 
 def offset_of(request: web.Request, size: int) -> tuple[int, int]:

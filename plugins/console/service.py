@@ -15,13 +15,13 @@ from tortoise.queryset import QuerySet
 
 from mengchong.accounts.login import revoke_tokens
 from mengchong.accounts.models import User
-from mengchong.backoffice import Figure, Table
+from mengchong.backoffice import Figure, Table, UserPanel
 from mengchong.clock import local_day, start_of_local_day
 from mengchong.economy.inventory import list_items
 from mengchong.economy.models import PointsLedgerEntry
 from mengchong.economy.points import LedgerResult, adjust_points
 from mengchong.keys import clock_key, database_key, metrics_key, plugin_manager_key, settings_key
-from mengchong.plugin_manager import calls_by_plugin
+from mengchong.plugin_manager import hook_items
 from mengchong_plugins.console import audit
 from mengchong_plugins.console.models import Operator
 
@@ -123,11 +123,10 @@ async def numbers(app: web.Application) -> Numbers:
 
 
 def figures_of(app: web.Application) -> list[Figure]:
-    found = calls_by_plugin(app[plugin_manager_key], "mengchong_console_figures", app=app)
-    return [figure for _plugin, figures in found for figure in figures]
+    return hook_items(app[plugin_manager_key], "mengchong_console_figures", app=app)
 
 
 async def user_panels(app: web.Application, user_id: int) -> list[tuple[str, Table]]:
     """The plugins' tables for the user's page (their pets, say)."""
-    found = calls_by_plugin(app[plugin_manager_key], "mengchong_console_user_panels", app=app)
-    return [(panel.title, await panel.read(app, user_id)) for _plugin, panels in found for panel in panels]
+    panels: list[UserPanel] = hook_items(app[plugin_manager_key], "mengchong_console_user_panels", app=app)
+    return [(panel.title, await panel.read(app, user_id)) for panel in panels]
