@@ -125,10 +125,12 @@ async def users(request: web.Request, who: SignedIn) -> web.StreamResponse:
     return page("users.html", who=who, query=query, users=await service.search_users(query))
 
 
+def not_found(who: SignedIn, title: str, text: str) -> web.Response:
+    return page("message.html", status=404, who=who, title=title, text=text)
+
+
 def no_such_user(who: SignedIn) -> web.Response:
-    return page(
-        "message.html", status=404, who=who, title="No such user", text="There is no user with this id."
-    )
+    return not_found(who, "No such user", "There is no user with this id.")
 
 
 async def user_or_none(request: web.Request) -> User | None:
@@ -250,9 +252,7 @@ async def plugins(request: web.Request, who: SignedIn) -> web.StreamResponse:
 async def section_page(request: web.Request, who: SignedIn) -> web.StreamResponse:
     section = sections.sections_of(request.app).get(request.match_info["slug"])
     if section is None:
-        return page(
-            "message.html", status=404, who=who, title="No such page", text="No plugin shows this page."
-        )
+        return not_found(who, "No such page", "No plugin shows this page.")
     return await sections.show(request, who, section)
 
 
@@ -263,7 +263,5 @@ async def section_action(request: web.Request, who: SignedIn) -> web.StreamRespo
     actions = {action.name: action for action in section.actions} if section else {}
     action = actions.get(request.match_info["action"])
     if section is None or action is None:
-        return page(
-            "message.html", status=404, who=who, title="No such form", text="No plugin takes this form."
-        )
+        return not_found(who, "No such form", "No plugin takes this form.")
     return await sections.run(request, who, section, action)
