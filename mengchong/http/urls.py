@@ -15,6 +15,7 @@ connection came in on.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -82,6 +83,7 @@ def single_header(request: web.Request, name: str) -> str | None:
     return values[0].strip() if len(values) == 1 else None
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same Host on every request
 def valid_authority(value: str) -> bool:
     """Whether ``value`` is one ``host[:port]``: a name, an IPv4 or a bracketed IPv6 address,
     and a port from 1 to 65535."""

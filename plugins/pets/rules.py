@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Literal
 
@@ -331,9 +331,9 @@ def resolve_interaction(
 
 def pet_at(pet: PetState, now: datetime, settings: PetsSettings) -> PetState:
     """The pet as read at ``now``: status decayed, ``status_at`` moved forward (never back)."""
-    return replace(
-        pet, status=decay(pet.status, pet.status_at, now, settings), status_at=max(pet.status_at, now)
-    )
+    status = decay(pet.status, pet.status_at, now, settings)
+    # Built field by field: dataclasses.replace introspects the fields on every call.
+    return PetState(status, max(pet.status_at, now), pet.level, pet.experience, pet.personality)
 
 
 def _rule(interaction_type: str, settings: PetsSettings) -> InteractionRule:

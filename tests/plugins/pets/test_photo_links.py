@@ -21,7 +21,8 @@ from PIL import Image
 from mengchong.accounts.login import revoke_tokens
 from mengchong.http.errors import ErrorCode
 from mengchong.keys import database_key, settings_key
-from pets_support import orange_photo, striped_photo, upload, user_id_of
+from mengchong_plugins.pets import photos
+from pets_support import adopted, orange_photo, striped_photo, upload, user_id_of
 from photo_support import fetch, path_of, signed_path
 from served import served
 from support import bearer, login, settings_from
@@ -256,3 +257,33 @@ async def test_a_served_photo_url_works_at_the_host_and_port_it_names(tmp_path):
         async with session.get(url) as response:
             assert response.status == 200
             assert response.content_type == "image/png"
+
+
+def test_a_link_is_the_same_for_a_step_and_lives_an_hour_to_an_hour_and_a_step() -> None:
+    step, lifetime = photos.URL_EXPIRY_STEP_SECONDS, photos.URL_LIFETIME_SECONDS
+    start = datetime(2026, 12, 7, 8, 0, 0, tzinfo=UTC)  # on a step's boundary
+
+    def link(at: datetime, photo: str = "ab" * 16, user: int = 7, version: int = 0) -> str:
+        return photos.signed_url("https://pets.example/", b"k" * 32, photo, user, version, at)
+
+    def expiry(url: str) -> int:
+        return int(re.search(r"exp=(\d+)", url).group(1))
+
+    for offset in (0, 1, step - 1, step, step + 1, 7 * step + 123):
+        at = start + timedelta(seconds=offset)
+        assert lifetime <= expiry(link(at)) - at.timestamp() < lifetime + step
+    assert link(start + timedelta(seconds=1)) == link(start + timedelta(seconds=step - 1))
+    assert link(start + timedelta(seconds=1)) != link(start + timedelta(seconds=step + 1))
+    # what it names is in the signature, kept or not
+    assert len({link(start), link(start, photo="cd" * 16), link(start, user=8), link(start, version=1)}) == 4
+    assert link(start).startswith("https://pets.example/v1/pets/photos/")
+
+
+async def test_two_reads_of_a_pet_hand_out_one_photo_link(client, alice):
+    pet = await adopted(client, alice)
+    links = []
+    for _ in range(3):  # a step may turn between two reads, not twice in three
+        read = await (await client.get(f"/v1/pets/{pet['pet_id']}", headers=alice)).json()
+        links.append(read["data"]["thumbnail_url"])
+    assert links[0]
+    assert links[0] == links[1] or links[1] == links[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -286,6 +287,21 @@ def test_reads_in_between_never_change_an_interaction() -> None:
     assert_close(via_reads.status, direct.status)
     assert pet_at(pet(), T0 - timedelta(hours=1), S).status_at == T0  # never moves back
     assert feed(pet(status_at=hours(2)), hours(1)).status_at == hours(2)
+
+
+def test_a_read_changes_the_status_and_its_time_only() -> None:
+    """pet_at builds its PetState field by field: every other field, a new one too, is kept."""
+    stored = pet(level=7, experience=33, personality="lazy")
+    read = pet_at(stored, hours(3), S)
+    assert read == dataclasses.replace(stored, status=read.status, status_at=hours(3))
+    assert read.status != stored.status
+    assert {f.name for f in dataclasses.fields(PetState)} == {
+        "status",
+        "status_at",
+        "level",
+        "experience",
+        "personality",
+    }, "a new PetState field: pass it on in pet_at"
 
 
 def test_interact_cooldown_and_daily_cap_answer_429_with_time_left() -> None:
