@@ -226,6 +226,12 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
             data = dict(request.match_info)
         elif PURE_LOAD_ATTR in type(schema.schema).__dict__ and schema.location in _RAW_INPUT:
             data = await _kept_load(parser, schema, request, _RAW_INPUT[schema.location](request))
+        elif PURE_LOAD_ATTR in type(schema.schema).__dict__ and schema.location == "json":
+            body = await read_body(request) if request.body_exists else b""
+            if len(body) <= PURE_BODY_MAX_BYTES:
+                data = await _kept_load(parser, schema, request, (request.content_type, body))
+            else:
+                data = await parser.parse(argmap=schema.schema, req=request, location="json", unknown=None)
         else:
             data = await parser.parse(
                 argmap=schema.schema, req=request, location=schema.location, unknown=None
@@ -284,6 +290,8 @@ def _constant_defaults(schema: m.Schema) -> bool:
 PURE_LOAD_ATTR = "__mengchong_pure_load__"
 PURE_LOADS_KEPT = 256
 """Loads kept per schema (:func:`_kept_load`), the most recently used."""
+PURE_BODY_MAX_BYTES = 512
+"""A JSON body is kept by its bytes up to this size; a longer one is loaded every time."""
 _RAW_INPUT: dict[str, Callable[[web.Request], Any]] = {
     "querystring": lambda request: request.query_string,
     "match_info": lambda request: tuple(request.match_info.items()),
@@ -292,11 +300,13 @@ _KEPT_LOADS: WeakKeyDictionary[m.Schema, OrderedDict[Any, dict[str, Any]]] = Wea
 
 
 def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
-    """Mark a query string or path schema whose load depends on the raw input only (no clock,
-    no settings, no database): a successful load of the same raw query string (or path values)
-    is kept and copied for the next request instead of being run again. A board page's query
-    and path cost a quarter of its CPU to validate. Not inherited: a subclass that adds fields
-    is marked on its own, once its own loads are pure too."""
+    """Mark a query string, path or JSON body schema whose load depends on the raw input only
+    (no clock, no settings, no database): a successful load of the same raw query string, path
+    values or body (its bytes and content type, up to :data:`PURE_BODY_MAX_BYTES`) is kept and
+    copied for the next request instead of being run again, when every value it gives is a
+    plain constant. A board page's query and path cost a quarter of its CPU to validate, an
+    interaction's body a sixth. Not inherited: a subclass that adds fields is marked on its
+    own, once its own loads are pure too."""
     setattr(schema, PURE_LOAD_ATTR, True)
     return schema
 
@@ -304,18 +314,21 @@ def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
 async def _kept_load(
     parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request, raw: Any
 ) -> dict[str, Any]:
-    """The schema's load of ``raw`` (the request's query string or path values, or "" for an
-    empty query string of a schema whose defaults are constants), parsed once and copied for
-    each request: what the check-in status and a board page otherwise ran webargs for each time."""
+    """The schema's load of ``raw`` (the request's query string, path values or content type and
+    body, or "" for an empty query string of a schema whose defaults are constants), parsed once
+    and copied for each request: what the check-in status, a board page and an interaction
+    otherwise ran webargs for each time."""
     kept = _KEPT_LOADS.get(schema.schema)
     if kept is None:
         kept = _KEPT_LOADS[schema.schema] = OrderedDict()
     loaded = kept.get(raw)
     if loaded is None:  # a failing load raises: only successes are kept
         loaded = await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)
-        kept[raw] = loaded
-        if len(kept) > PURE_LOADS_KEPT:
-            kept.popitem(last=False)
-    else:
-        kept.move_to_end(raw)
+        # A copy is shallow: a load with a list or a dict in it would share that with the next.
+        if isinstance(loaded, dict) and all(isinstance(value, _CONSTANTS) for value in loaded.values()):
+            kept[raw] = loaded
+            if len(kept) > PURE_LOADS_KEPT:
+                kept.popitem(last=False)
+        return dict(loaded)
+    kept.move_to_end(raw)
     return dict(loaded)

@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as m
 
 from mengchong.http.conventions import IsoDate, StrictSchema
+from mengchong.http.validation import pure_load
 
 SEED_DATE_KEY = "date_to_补签"  # the seed's spelling of the make-up body's key, accepted too
 
@@ -16,6 +17,7 @@ class StatusQuery(StrictSchema):
     month = m.fields.String(metadata={"description": "YYYY-MM, not after this month (default: this month)"})
 
 
+@pure_load
 class CheckinBody(StrictSchema):
     """No fields: the day is today, in app.timezone."""
 

@@ -9,6 +9,7 @@ import marshmallow as m
 
 from mengchong.http.conventions import HEX_ID_LENGTH, HEX_ID_PATTERN, StrictSchema, hex_id
 from mengchong.http.pagination import PageQuery
+from mengchong.http.validation import pure_load
 from mengchong_plugins.mall.orders import ORDER_STATUSES, OrderRecord, Placed
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -20,6 +21,7 @@ _IDEMPOTENCY_KEY = rf"\A[!-~]{{1,{IDEMPOTENCY_KEY_MAX}}}\Z"
 _HEX_ID_ERROR = f"must be {HEX_ID_LENGTH} lowercase hex characters"
 
 
+@pure_load
 class OrderBody(StrictSchema):
     product_id = hex_id()
     quantity = m.fields.Integer(

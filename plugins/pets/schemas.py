@@ -6,6 +6,7 @@ from __future__ import annotations
 import marshmallow as m
 
 from mengchong.http.conventions import HEX_ID_PATTERN, StrictSchema, hex_id
+from mengchong.http.validation import pure_load
 
 PET_NAME_MAX = 12
 
@@ -34,6 +35,7 @@ class AdoptBody(StrictSchema):
     initial_attributes = m.fields.Nested(InitialAttributes, load_default=dict)
 
 
+@pure_load
 class InteractBody(StrictSchema):
     interaction_type = m.fields.String(required=True, validate=m.validate.Length(min=1, max=32))
     item_id = m.fields.String(validate=m.validate.Length(min=1, max=64), allow_none=True)

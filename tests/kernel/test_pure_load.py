@@ -1,6 +1,7 @@
-"""Schemas marked ``pure_load``: a query string or path loaded once is copied for the next
-request with the same raw input; a failing one is refused every time; each request gets its
-own copy; what is kept stays bounded."""
+"""Schemas marked ``pure_load``: a query string, path or small JSON body loaded once is copied
+for the next request with the same raw input; a failing one is refused every time; each request
+gets its own copy; a load holding a list, or a long body, is loaded every time; what is kept
+stays bounded."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from typing import Any
 import marshmallow as m
 import pytest
 from aiohttp import web
-from aiohttp_apigami import match_info_schema, querystring_schema
+from aiohttp_apigami import json_schema, match_info_schema, querystring_schema
 
 from mengchong import hookimpl
 from mengchong.http.conventions import StrictSchema
 from mengchong.http.envelope import ok
-from mengchong.http.validation import PURE_LOADS_KEPT, pure_load
+from mengchong.http.validation import PURE_BODY_MAX_BYTES, PURE_LOADS_KEPT, pure_load
 from support import settings_from
 
 loads: list[dict[str, Any]] = []
+JSON = {"Content-Type": "application/json"}
 
 
 @pure_load
@@ -33,6 +35,17 @@ class Query(StrictSchema):
 @pure_load
 class Path(StrictSchema):
     name = m.fields.String(required=True, validate=m.validate.Length(max=8))
+
+    @m.post_load
+    def counted(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        loads.append(dict(data))
+        return data
+
+
+@pure_load
+class Body(StrictSchema):
+    kind = m.fields.String(required=True, validate=m.validate.Length(min=1, max=600))
+    tags = m.fields.List(m.fields.String())
 
     @m.post_load
     def counted(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -62,6 +75,16 @@ async def echo(request: web.Request) -> web.Response:
     query = request["querystring"]
     answer = {"name": request["match_info"]["name"], "size": query["size"], "touched": "mine" in query}
     query["mine"] = True  # a handler changing its copy must not change the next request's
+    return ok(answer)
+
+
+@routes.post("/v1/pure-body")
+@json_schema(Body)
+async def take(request: web.Request) -> web.Response:
+    body = request["json"]
+    answer = {"kind": body["kind"], "tags": list(body.get("tags", [])), "touched": "mine" in body}
+    body["mine"] = True  # a handler changing its copy must not change the next request's
+    body.get("tags", []).append("mine")
     return ok(answer)
 
 
@@ -111,3 +134,32 @@ async def test_a_subclass_not_marked_itself_is_loaded_every_time(client):
         response = await client.get("/v1/pure-tagged?size=2&tag=x")
         assert (await response.json())["data"] == {"tag": "x"}
     assert loads == [{"size": 2, "tag": "x"}] * 2
+
+
+async def test_the_same_small_body_is_loaded_once(client):
+    for _ in range(3):
+        response = await client.post("/v1/pure-body", json={"kind": "petting"})
+        assert (await response.json())["data"] == {"kind": "petting", "tags": [], "touched": False}
+    assert loads == [{"kind": "petting"}]
+    other = await client.post("/v1/pure-body", data=b'{"kind": "petting" }', headers=JSON)
+    assert other.status == 200
+    assert len(loads) == 2  # other bytes, loaded
+
+
+async def test_a_bad_body_is_refused_every_time(client):
+    for body in (b'{"kind": ""}', b'{"kind": "a", "extra": 1}', b'{"kind": ', b"", b"[]"):
+        for _ in range(2):
+            response = await client.post("/v1/pure-body", data=body, headers=JSON)
+            assert response.status == 400, body
+    assert loads == []
+
+
+async def test_a_load_holding_a_list_or_a_long_body_is_loaded_every_time(client):
+    for _ in range(2):
+        response = await client.post("/v1/pure-body", json={"kind": "a", "tags": ["x"]})
+        assert (await response.json())["data"] == {"kind": "a", "tags": ["x"], "touched": False}
+    long_kind = "k" * PURE_BODY_MAX_BYTES
+    for _ in range(2):
+        response = await client.post("/v1/pure-body", json={"kind": long_kind})
+        assert response.status == 200
+    assert len(loads) == 4
