@@ -4,9 +4,11 @@ queue per subscriber, handled there and nowhere else.
 - :func:`record_event` (or :meth:`EventBus.record`) writes the event into ``outbox_events`` in
   the caller's transaction: an event of a change that rolls back is never delivered. When that
   transaction commits, the relay is woken (:func:`mengchong.storage.transaction.notify_on_commit`).
-- :meth:`EventBus.publish` is for a change that was not made in a relational transaction (a pet
-  document): the event goes into the outbox on its own, after the change, and the relay is woken.
-  With no subscriber for the event, nothing is written.
+- :meth:`EventBus.update_with_events` is for a change to a document: on the SQL documents store
+  the events go into the outbox in the update's own statement, so they are written if and only
+  if the update is (on MongoDB, right after it). :meth:`EventBus.publish` is for any other
+  change not made in a relational transaction: the event goes into the outbox on its own,
+  after the change. Either wakes the relay; with no subscriber for an event, nothing is written.
 - The relay task publishes each committed row to the queue of every subscriber of its name
   (``events.<subscriber>``) and marks it relayed. Each subscriber's queue is consumed on its own:
   a handler that fails is retried with backoff and dead-lettered on its own queue, and never
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -35,7 +37,9 @@ from mengchong.config import ConfigError, EventsSettings
 from mengchong.events.catalog import EventPayload
 from mengchong.http.metrics import Metrics
 from mengchong.storage.database import Database, fetch_rows
+from mengchong.storage.documents import Collection, Document, Record
 from mengchong.storage.models import OutboxEvent, ProcessedEvent
+from mengchong.storage.outbox import OutboxRow, insert_outbox_rows
 from mengchong.storage.queue import Message, Queue
 from mengchong.storage.transaction import defer_to_commit, notify_on_commit, transaction_now
 from mengchong.tasks import Consumer
@@ -132,25 +136,17 @@ def waited_seconds(created_at: datetime | str) -> float:
     return max(0.0, (datetime.now(UTC) - created_at).total_seconds())
 
 
-def _outbox_row(event: Event, now: datetime) -> list[Any]:
+def _outbox_row(event: Event, now: datetime) -> OutboxRow:
     # The payload as JSON text, as the model's JSONField writes it.
-    return [event.id, event.name, orjson.dumps(event.as_dict()).decode(), now]
-
-
-async def _insert_outbox_rows(connection: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
-    """One INSERT for every row (a raw statement: OutboxEvent.create was half of a check-in's
-    time in its service)."""
-    values = ", ".join(f"(${i + 1}, ${i + 2}, ${i + 3}, ${i + 4}, 0)" for i in range(0, 4 * len(rows), 4))
-    sql = f"INSERT INTO outbox_events (event_id, name, payload, created_at, attempts) VALUES {values}"
-    await fetch_rows(connection, sql, [value for row in rows for value in row])
+    return (event.id, event.name, orjson.dumps(event.as_dict()).decode(), now)
 
 
 async def _write_outbox(connection: BaseDBAsyncClient, event: Event) -> None:
     """In an open transaction, the row is written with the transaction's others just before it
     commits (a check-in's two events: one statement); otherwise now."""
     row = _outbox_row(event, datetime.now(UTC))
-    if not defer_to_commit(connection, _insert_outbox_rows, row):
-        await _insert_outbox_rows(connection, [row])
+    if not defer_to_commit(connection, insert_outbox_rows, row):
+        await insert_outbox_rows(connection, [row])
 
 
 class EventBus:
@@ -205,6 +201,35 @@ class EventBus:
         if not notify_on_commit():  # outside a transaction: the row has committed already
             self.wake()
         return event
+
+    async def update_with_events(
+        self,
+        collection: Collection,
+        doc_id: str,
+        changes: Mapping[str, Any],
+        payloads: Iterable[EventPayload],
+        *,
+        expected_version: int | None = None,
+        record: Record | None = None,
+    ) -> Document | None:
+        """``collection.update(...)`` with the events of ``payloads`` (those some plugin subscribes
+        to) written to the outbox if and only if the update applies: in the update's own
+        statement where the collection ``writes_outbox`` (SQL), otherwise right after it (a crash
+        in between loses them). Returns what the update returns."""
+        now = self._database.clock.now()
+        events = [Event.of(payload, now) for payload in payloads if self._routes.get(payload.NAME)]
+        rows = [_outbox_row(event, datetime.now(UTC)) for event in events]
+        atomic = bool(rows) and collection.writes_outbox
+        updated = await collection.update(
+            doc_id, changes, expected_version=expected_version, record=record, outbox=rows if atomic else ()
+        )
+        if updated is None or not rows:
+            return updated
+        if not atomic:
+            await insert_outbox_rows(self._database.connection, rows)
+        if not notify_on_commit():  # outside a transaction: the rows have committed already
+            self.wake()
+        return updated
 
     def wake(self) -> None:
         """Ask the relay to run now rather than at its next interval."""

@@ -31,7 +31,11 @@ The contract, for every adapter:
   applies, so a change and its log entry are never apart: one statement on PostgreSQL, one
   transaction on SQLite; on MongoDB the record goes in first and is deleted again when the
   update does not apply (a crash in between can leave a record without its update). A record
-  id that exists raises :class:`DuplicateDocument` and changes nothing.
+  id that exists raises :class:`DuplicateDocument` and changes nothing. Likewise, ``outbox``
+  rows (:mod:`mengchong.storage.outbox`) go into the relational event outbox if and only if the
+  update applies, in the same statement on PostgreSQL (the same transaction on SQLite), when
+  the collection's ``writes_outbox`` is true; the MongoDB adapter's is false (the outbox is
+  not in MongoDB), and it refuses outbox rows.
 - Anything the port does not accept (a reserved or malformed field name, a value that is not
   JSON, a bad id, filter, sort or page) raises :class:`DocumentValueError`, a ``ValueError``,
   before the database is asked.
@@ -50,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from mengchong.config import DocumentsSettings
     from mengchong.storage.database import Database
+    from mengchong.storage.outbox import OutboxRow
 
 Scalar = str | int | float | bool | None
 Document = dict[str, Any]
@@ -121,6 +126,7 @@ class Collection(Protocol):
     """One named collection of documents."""
 
     name: str
+    writes_outbox: bool  # whether ``update`` takes outbox rows (see the module docstring)
 
     async def ensure_index(self, *fields: str) -> None:
         """Keep equality filters on, and sorts by, these fields (in this order) fast. Idempotent."""
@@ -169,6 +175,7 @@ class Collection(Protocol):
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
         record: Record | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> Document | None: ...
 
     async def delete(self, doc_id: str) -> bool: ...

@@ -13,7 +13,7 @@ fails alike on MongoDB, on mongomock and on SQL.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, ReturnDocument
@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from mengchong.storage.documents import (
     EMPTY,
     Document,
+    DocumentValueError,
     DuplicateDocument,
     Record,
     Scalar,
@@ -40,6 +41,9 @@ from mengchong.storage.documents import (
     new_doc_id,
     raise_if_not_numeric,
 )
+
+if TYPE_CHECKING:
+    from mengchong.storage.outbox import OutboxRow
 
 # Fail fast when the server is down (pymongo waits 30 s by default); a URL option wins.
 SERVER_SELECTION_TIMEOUT_MS = 5000
@@ -78,6 +82,8 @@ def from_mongo(raw: Mapping[str, Any]) -> Document:
 
 class MongoCollection:
     """One MongoDB collection; the motor collection is looked up per call, after ``open``."""
+
+    writes_outbox = False  # the outbox is a table of the relational database
 
     def __init__(self, store: MongoDocumentStore, name: str) -> None:
         self.name = check_collection_name(name)
@@ -165,7 +171,10 @@ class MongoCollection:
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
         record: Record | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> Document | None:
+        if outbox:
+            raise DocumentValueError("the MongoDB documents store writes no outbox rows (writes_outbox)")
         sets, adds = check_update(changes, increment)
         query: dict[str, Any] = {"_id": check_doc_id(doc_id)}
         if expected_version is not None:

@@ -49,6 +49,8 @@ from mengchong.storage.documents import (
     new_doc_id,
     raise_if_not_numeric,
 )
+from mengchong.storage.outbox import COLUMNS as OUTBOX_COLUMNS
+from mengchong.storage.outbox import OutboxRow, insert_outbox_rows
 from mengchong.storage.sql_dialects import (
     Dialect,
     PostgresDialect,
@@ -60,6 +62,8 @@ from mengchong.storage.sql_dialects import (
 
 class SqlCollection:
     """One collection: the rows of ``documents`` whose ``collection`` column holds its name."""
+
+    writes_outbox = True
 
     def __init__(self, database: Database, name: str) -> None:
         self.name = check_collection_name(name)
@@ -225,6 +229,7 @@ class SqlCollection:
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
         record: Record | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> Document | None:
         sets, adds = check_update(changes, increment)
         check_doc_id(doc_id)
@@ -239,17 +244,19 @@ class SqlCollection:
             f"UPDATE documents SET data = {data}, version = version + 1 "
             f"WHERE {' AND '.join(where)} RETURNING doc_id, data, version"
         )
-        if checked is None:
+        if checked is None and not outbox:
             rows = await self._connection.execute_query_dict(sql, p.params)
         elif self._dialect.postgres:
-            rows = await self._update_and_record(p, sql, checked)
+            rows = await self._update_and_record(p, sql, checked, outbox)
         else:
             async with self._database.transaction() as connection:
                 rows = await connection.execute_query_dict(sql, p.params)
-                if rows:  # the record's own statement, in the same transaction
+                if rows and checked is not None:  # the record's own statement, in the same transaction
                     await SqlCollection(self._database, checked.collection).insert(
                         checked.body, doc_id=checked.doc_id
                     )
+                if rows and outbox:
+                    await insert_outbox_rows(connection, outbox)
         if rows:
             return row_to_document(rows[0])
         if adds:
@@ -257,20 +264,35 @@ class SqlCollection:
         return None
 
     async def _update_and_record(
-        self, p: Statement, update: str, record: CheckedRecord
+        self, p: Statement, update: str, record: CheckedRecord | None, outbox: Sequence[OutboxRow]
     ) -> list[dict[str, Any]]:
-        """The update and the record's insert as one PostgreSQL statement: one commit. The insert
-        has no ON CONFLICT, so a taken record id fails the whole statement, update included (and,
-        like any failed statement, aborts a transaction the caller has open)."""
-        values = f"'{record.collection}', {p(record.doc_id)}, {self._dialect.json_param(p, record.body)}, 1"
-        sql = (
-            f"WITH updated AS ({update}), recorded AS ("
-            f"INSERT INTO documents (collection, doc_id, data, version) SELECT {values} FROM updated) "
-            f"SELECT doc_id, data, version FROM updated"
-        )
+        """The update, the record's insert and the outbox rows as one PostgreSQL statement: one
+        commit. The inserts have no ON CONFLICT, so a taken record id fails the whole statement,
+        update included (and, like any failed statement, aborts a transaction the caller has
+        open)."""
+        parts = [f"updated AS ({update})"]
+        if record is not None:
+            body = self._dialect.json_param(p, record.body)
+            values = f"'{record.collection}', {p(record.doc_id)}, {body}, 1"
+            parts.append(
+                f"recorded AS (INSERT INTO documents (collection, doc_id, data, version) "
+                f"SELECT {values} FROM updated)"
+            )
+        if outbox:
+            rows = ", ".join(
+                f"({p(event_id)}, {p(name)}, {p(payload)}::jsonb, {p(created_at)}::timestamptz, 0)"
+                for event_id, name, payload, created_at in outbox
+            )
+            parts.append(
+                f"announced AS (INSERT INTO outbox_events ({OUTBOX_COLUMNS}) "
+                f"SELECT * FROM (VALUES {rows}) AS announced WHERE EXISTS (SELECT 1 FROM updated))"
+            )
+        sql = f"WITH {', '.join(parts)} SELECT doc_id, data, version FROM updated"
         try:
             return await self._connection.execute_query_dict(sql, p.params)
         except IntegrityError:
+            if record is None:
+                raise
             raise DuplicateDocument(
                 f"{record.collection}: a document with id {record.doc_id!r} exists"
             ) from None

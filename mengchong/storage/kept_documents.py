@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,6 +36,9 @@ from mengchong.storage.cache import Cache
 from mengchong.storage.documents import EMPTY, Collection, Document, Record, Scalar
 from mengchong.storage.row_versions import VersionedCopies
 from mengchong.storage.transaction import in_transaction
+
+if TYPE_CHECKING:
+    from mengchong.storage.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class KeptCollection:
     def __init__(self, collection: Collection, cache: Cache, size: int, max_age_seconds: float) -> None:
         self.collection = collection
         self.name = collection.name
+        self.writes_outbox = collection.writes_outbox
         self.cache = cache
         self.copies: VersionedCopies[bytes] = VersionedCopies(size, max_age_seconds)
         self._raise = cache.hot_script(_RAISE_LUA)
@@ -127,6 +131,7 @@ class KeptCollection:
         expected_version: int | None = None,
         increment: Mapping[str, int | float] = EMPTY,
         record: Record | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> Document | None:
         self._no_transaction()
         # Once a write is tried, whatever this process keeps may not be the document's latest
@@ -134,7 +139,12 @@ class KeptCollection:
         # did, and that writer raises the stored version itself).
         self.copies.drop(frozenset([doc_id]))
         updated = await self.collection.update(
-            doc_id, changes, expected_version=expected_version, increment=increment, record=record
+            doc_id,
+            changes,
+            expected_version=expected_version,
+            increment=increment,
+            record=record,
+            outbox=outbox,
         )
         if updated is not None:
             await self._keep(updated)

@@ -19,7 +19,7 @@ from aiohttp import web
 from mengchong import plugin_settings
 from mengchong.clock import local_day
 from mengchong.economy.inventory import consume_items, grant_items
-from mengchong.events import PetAdopted, PetInteracted, PetLeveledUp
+from mengchong.events import EventPayload, PetAdopted, PetInteracted, PetLeveledUp
 from mengchong.http.errors import ApiError, ErrorCode, FieldError, conflict, field_error
 from mengchong.http.pagination import Page
 from mengchong.keys import (
@@ -183,10 +183,11 @@ async def write_interaction(
     interaction_type: str,
     item_id: str | None,
 ) -> tuple[dict[str, Any], InteractionResult] | None:
-    """Compare-and-set the pet with what was planned. Reads write decay back without the pet's
-    lock, so a lost race is planned again on the fresh document (decay is path-independent:
-    same outcome)."""
-    collection = store.pets(app)
+    """Compare-and-set the pet with what was planned, its history entry and its events (the
+    events in the same statement on the SQL documents store). Reads write decay back without the
+    pet's lock, so a lost race is planned again on the fresh document (decay is
+    path-independent: same outcome)."""
+    collection, events = store.pets(app), app[events_key]
     result, changes, now = planned
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
@@ -197,7 +198,14 @@ async def write_interaction(
             now = app[clock_key].now()
             result, changes = plan_interaction(app, pet, interaction_type, item_id, now)
         entry = history_entry(user_id, pet["id"], interaction_type, item_id, result, now)
-        updated = await collection.update(pet["id"], changes, expected_version=pet["version"], record=entry)
+        updated = await events.update_with_events(
+            collection,
+            pet["id"],
+            changes,
+            interaction_events(user_id, pet, interaction_type, result),
+            expected_version=pet["version"],
+            record=entry,
+        )
         if updated is not None:
             return updated, result
     return None
@@ -281,9 +289,7 @@ async def interact_without_lock(
             "The pet was changed by other interactions at the same moment; nothing was used. Try again",
             headers={"Retry-After": "1"},
         )
-    updated, result = written
-    await announce_interaction(app, user_id, pet_id, str(updated.get("name", "")), interaction_type, result)
-    return updated, result
+    return written
 
 
 async def take_item(app: web.Application, user_id: int, item_id: str) -> None:
@@ -298,35 +304,31 @@ async def give_item_back(app: web.Application, user_id: int, item_id: str) -> No
         await grant_items(connection, app[item_catalog_key], user_id, item_id, 1)
 
 
-async def announce_interaction(
-    app: web.Application,
-    user_id: int,
-    pet_id: str,
-    name: str,
-    interaction_type: str,
-    result: InteractionResult,
-) -> None:
-    """Tell the other modules, with the pet's level, experience and satiety after the interaction."""
-    events = app[events_key]
-    await events.publish(
+def interaction_events(
+    user_id: int, pet: dict[str, Any], interaction_type: str, result: InteractionResult
+) -> list[EventPayload]:
+    """What the other modules are told of an interaction: the pet's level, experience and
+    satiety after it, and its new level when it passed one."""
+    events: list[EventPayload] = [
         PetInteracted(
             user_id=user_id,
-            pet_id=pet_id,
+            pet_id=pet["id"],
             interaction_type=interaction_type,
             level=result.level,
             experience=result.experience,
             experience_gained=result.experience_gained,
-            name=name,
+            name=str(pet.get("name", "")),
             hunger=int(result.status.hunger + 0.5),  # half up, as the pet's view shows it
         )
-    )
+    ]
     if result.leveled_up:
-        await events.publish(
+        events.append(
             PetLeveledUp(
                 user_id=user_id,
-                pet_id=pet_id,
+                pet_id=pet["id"],
                 level=result.level,
                 experience=result.experience,
                 levels_passed=result.levels_passed,
             )
         )
+    return events

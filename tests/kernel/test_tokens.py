@@ -93,7 +93,7 @@ def bad_claims(now: int) -> dict[str, dict]:
         "ver a float": {"ver": 0.5},
         "ver true": {"ver": True},
         "iat a float": {"iat": now + 0.5},
-        "iat in the future": {"iat": now + 61, "exp": now + 120},
+        "iat in the future": {"iat": now + 62, "exp": now + 120},  # 2 s past the leeway: a second may tick
         "lifetime over the ttl": {"iat": now - 10, "exp": now + 3591},
     }
 

@@ -1,13 +1,16 @@
 """The documents port's writes on every adapter: updates, increments, compare-and-set (also 20
-at once), an update written with its record, deletes."""
+at once), an update written with its record and its outbox rows, deletes."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import orjson
 import pytest
 
-from documents_support import ids
+from documents_support import Backend, ids
+from mengchong.storage.database import fetch_rows
 from mengchong.storage.documents import (
     Collection,
     DocumentStore,
@@ -16,6 +19,7 @@ from mengchong.storage.documents import (
     NonNumericField,
     Record,
 )
+from mengchong.storage.outbox import OutboxRow
 
 
 async def test_update_sets_and_increments_and_bumps_the_version(pets: Collection) -> None:
@@ -136,3 +140,41 @@ async def test_delete_removes_once_and_updates_of_missing_documents_return_none(
     assert ids(await pets.find()) == ["q"]
     again = await pets.insert({"a": 4}, doc_id="p")  # the id is free again
     assert again == {"id": "p", "a": 4, "version": 1}
+
+
+def outbox_row(event_id: str) -> OutboxRow:
+    payload = {"name": "test.changed", "payload": {"n": 1}, "id": event_id, "occurred_at": "2026-12-07"}
+    return (event_id, "test.changed", orjson.dumps(payload).decode(), datetime.now(UTC))
+
+
+async def outboxed(backend: Backend) -> list[str]:
+    assert backend.database is not None
+    rows = await fetch_rows(backend.database.connection, "SELECT event_id FROM outbox_events ORDER BY id", [])
+    return [row["event_id"] for row in rows]
+
+
+async def test_an_update_with_outbox_rows_writes_them_if_and_only_if_it_applies(backend: Backend) -> None:
+    pets, logs = backend.store.collection("pets"), backend.store.collection("pet_interactions")
+    await pets.insert({"mood": 1}, doc_id="p")
+    if not pets.writes_outbox:  # MongoDB: the outbox is not there; the bus writes the rows after
+        with pytest.raises(DocumentValueError):
+            await pets.update("p", {"mood": 2}, outbox=[outbox_row("e0")])
+        assert await pets.get("p") == {"id": "p", "mood": 1, "version": 1}
+        return
+    updated = await pets.update("p", {"mood": 2}, outbox=[outbox_row("e1"), outbox_row("e2")])
+    assert updated == {"id": "p", "mood": 2, "version": 2}
+    assert await outboxed(backend) == ["e1", "e2"]
+    # With a record too; then a compare-and-set that misses and a missing document: no rows.
+    record = Record("pet_interactions", {"pet_id": "p"}, "r1")
+    assert await pets.update("p", {"mood": 3}, expected_version=2, record=record, outbox=[outbox_row("e3")])
+    assert await pets.update("p", {"mood": 9}, expected_version=2, outbox=[outbox_row("e4")]) is None
+    assert await pets.update("missing", {"mood": 9}, outbox=[outbox_row("e5")]) is None
+    assert await outboxed(backend) == ["e1", "e2", "e3"]
+    # A record id that is taken fails the whole write: no update, no rows.
+    with pytest.raises(DuplicateDocument):
+        await pets.update(
+            "p", {"mood": 5}, record=Record("pet_interactions", {}, "r1"), outbox=[outbox_row("e6")]
+        )
+    assert (await pets.get("p"))["mood"] == 3
+    assert await logs.count() == 1
+    assert await outboxed(backend) == ["e1", "e2", "e3"]
