@@ -198,8 +198,7 @@ class EventBus:
         if not self._routes.get(event.name):
             return event
         await _write_outbox(self._database.connection, event)
-        if not notify_on_commit():  # outside a transaction: the row has committed already
-            self.wake()
+        self._relay_once_committed()
         return event
 
     async def update_with_events(
@@ -227,9 +226,14 @@ class EventBus:
             return updated
         if not atomic:
             await insert_outbox_rows(self._database.connection, rows)
-        if not notify_on_commit():  # outside a transaction: the rows have committed already
-            self.wake()
+        self._relay_once_committed()
         return updated
+
+    def _relay_once_committed(self) -> None:
+        """Rows just written to the outbox go out when the open transaction commits, or now
+        outside one (they have committed already)."""
+        if not notify_on_commit():
+            self.wake()
 
     def wake(self) -> None:
         """Ask the relay to run now rather than at its next interval."""

@@ -224,18 +224,13 @@ async def validate(request: web.Request, schemas: tuple[ValidationSchema, ...]) 
             data = await _kept_load(parser, schema, request, "")
         elif schema.location == "match_info" and _plain_ids(schema.schema, request.match_info):
             data = dict(request.match_info)
-        elif PURE_LOAD_ATTR in type(schema.schema).__dict__ and schema.location in _RAW_INPUT:
-            data = await _kept_load(parser, schema, request, _RAW_INPUT[schema.location](request))
-        elif PURE_LOAD_ATTR in type(schema.schema).__dict__ and schema.location == "json":
-            body = await read_body(request) if request.body_exists else b""
-            if len(body) <= PURE_BODY_MAX_BYTES:
-                data = await _kept_load(parser, schema, request, (request.content_type, body))
-            else:
-                data = await parser.parse(argmap=schema.schema, req=request, location="json", unknown=None)
+        elif (
+            PURE_LOAD_ATTR in type(schema.schema).__dict__
+            and (raw := await _raw_input(request, schema.location)) is not None
+        ):
+            data = await _kept_load(parser, schema, request, raw)
         else:
-            data = await parser.parse(
-                argmap=schema.schema, req=request, location=schema.location, unknown=None
-            )
+            data = await _load(parser, schema, request)
         if schema.put_into:
             request[schema.put_into] = data
         elif result is None:
@@ -292,10 +287,6 @@ PURE_LOADS_KEPT = 256
 """Loads kept per schema (:func:`_kept_load`), the most recently used."""
 PURE_BODY_MAX_BYTES = 512
 """A JSON body is kept by its bytes up to this size; a longer one is loaded every time."""
-_RAW_INPUT: dict[str, Callable[[web.Request], Any]] = {
-    "querystring": lambda request: request.query_string,
-    "match_info": lambda request: tuple(request.match_info.items()),
-}
 _KEPT_LOADS: WeakKeyDictionary[m.Schema, OrderedDict[Any, dict[str, Any]]] = WeakKeyDictionary()
 
 
@@ -311,6 +302,25 @@ def pure_load(schema: type[m.Schema]) -> type[m.Schema]:
     return schema
 
 
+async def _raw_input(request: web.Request, location: str) -> Any | None:
+    """What a pure load of ``location`` depends on: the query string, the path values, or the
+    body's content type and bytes; None where a load is not kept (another location, a body
+    longer than :data:`PURE_BODY_MAX_BYTES`)."""
+    if location == "querystring":
+        return request.query_string
+    if location == "match_info":
+        return tuple(request.match_info.items())
+    if location == "json":
+        body = await read_body(request) if request.body_exists else b""
+        return (request.content_type, body) if len(body) <= PURE_BODY_MAX_BYTES else None
+    return None
+
+
+async def _load(parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request) -> Any:
+    """apigami's load of the schema's location, through webargs."""
+    return await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)
+
+
 async def _kept_load(
     parser: AIOHTTPParser, schema: ValidationSchema, request: web.Request, raw: Any
 ) -> dict[str, Any]:
@@ -323,7 +333,7 @@ async def _kept_load(
         kept = _KEPT_LOADS[schema.schema] = OrderedDict()
     loaded = kept.get(raw)
     if loaded is None:  # a failing load raises: only successes are kept
-        loaded = await parser.parse(argmap=schema.schema, req=request, location=schema.location, unknown=None)
+        loaded = await _load(parser, schema, request)
         # A copy is shallow: a load with a list or a dict in it would share that with the next.
         if isinstance(loaded, dict) and all(isinstance(value, _CONSTANTS) for value in loaded.values()):
             kept[raw] = loaded
